@@ -1,0 +1,67 @@
+# airflow-ops: every entry point (CI, pre-commit, GitHub Actions, GitLab) calls these targets.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-lock
+# uv lives in its own tool venv: `uv pip sync` keeps .venv exactly equal to the lock.
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR)
+
+.DEFAULT_GOAL := help
+.PHONY: help venv lock generate check-generated lint typecheck test test-unit test-integration demo bench clean
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-18s %s\n", $$1, $$2}'
+
+$(UV):
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=/path/to/python3.11'"; exit 1; }
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install -q --disable-pip-version-check uv==0.13.9
+
+$(STAMP): requirements/lock.txt | $(UV)
+	test -x $(BIN)/python || $(UV) venv -q --python $(PYTHON) $(VENV)
+	$(UV) pip sync -q --python $(BIN)/python --require-hashes requirements/lock.txt
+	touch $@
+
+venv: $(STAMP) ## Build .venv from the committed lock (no unpinned resolution)
+
+lock: | $(UV) ## Re-resolve requirements/requirements.in into the hashed lock
+	$(UV) pip compile requirements/requirements.in -o requirements/lock.txt --python-version 3.11 --generate-hashes
+
+generate: $(STAMP) ## Render config/*.yml into dags/*.py
+	$(BIN)/python scripts/generate_dags.py
+
+check-generated: $(STAMP) ## Fail when dags/ differs from what the generator would write
+	$(BIN)/python scripts/generate_dags.py --check
+
+lint: $(STAMP) ## ruff (with the AIR rules)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check plugins scripts tests bench
+
+typecheck: $(STAMP) ## mypy --strict on plugins/airflow_ops
+	$(BIN)/mypy
+
+test-unit: $(STAMP) ## Unit and DAG-integrity tests only (fast)
+	$(BIN)/pytest -m "not integration" tests
+
+test-integration: $(STAMP) ## Tests against real PostgreSQL, S3 and Airflow processes
+	$(BIN)/pytest -m integration tests
+
+test: $(STAMP) check-generated lint typecheck ## Everything CI runs: drift check, lint, types, the whole suite
+	$(BIN)/pytest tests
+
+demo: $(STAMP) ## Local Airflow with the bundle: run every DAG once under the real scheduler
+	$(BIN)/python scripts/demo.py
+
+bench: $(STAMP) ## Write bench-results.json
+	$(BIN)/python scripts/bench.py --output bench-results.json
+
+clean: ## Remove the virtualenv and caches
+	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache .demo
+
+.PHONY: validate
+validate: $(STAMP) check-generated ## Drift check, DAG import/policy tests, airflow.cfg profiles: lint + Airflow schema
+	$(BIN)/pytest -q -p no:cacheprovider tests/dags
+	$(BIN)/python scripts/render_cfg.py --validate-all

@@ -1,0 +1,181 @@
+"""Metadata backup throughput and memory: a synthetic >= 1 GB database, moto S3 in its own process.
+
+* ``backup_vs_pg_dump_ratio``: median wall time of the backup (``run_backup``: pg_dump piped
+  into the S3 multipart upload, sha256, row counts, manifest) divided by the median wall time of
+  ``pg_dump -Fc > /dev/null`` on the same database, measured alternately in the same run.
+* ``backup_peak_rss_mb``: peak RSS (VmHWM / ru_maxrss) of the process doing the upload, at 1 GB.
+* ``backup_rss_growth``: that peak at 1 GB divided by the peak at 100 MB (bounded memory: ~1).
+* ``backup_mb_per_s``: database size on disk divided by the backup's wall time.
+
+Each backup runs in a fresh subprocess (``python bench/backup.py --worker ...``) so its RSS is
+its own. The databases are created for the bench and dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+BUCKET = "airflow-ops-bench"
+BIG_BYTES = 1_100_000_000
+SMALL_BYTES = 100_000_000
+ROWS_PER_MB = 5200  # rows of the table below per MB on disk (measured, incl. the primary key)
+REPEATS = 3
+
+
+def _generate(pg: Any, dbname: str, target_bytes: int) -> int:
+    """Fill ``dbname`` with Airflow-log-like rows until it is about ``target_bytes``; return its size."""
+    import psycopg2
+
+    conn = psycopg2.connect(pg.url_for(dbname))
+    conn.autocommit = True
+    rows = int(target_bytes / 1e6 * ROWS_PER_MB)
+    with conn.cursor() as cur:
+        cur.execute(
+            "CREATE TABLE log (id bigint PRIMARY KEY, dttm timestamptz, dag_id text, task_id text,"
+            " event text, extra text)"
+        )
+        step = 1_000_000
+        for start in range(1, rows + 1, step):
+            stop = min(rows, start + step - 1)
+            cur.execute(
+                "INSERT INTO log SELECT g, timestamptz '2024-01-01' + g * interval '1 second',"
+                " 'dag_' || (g % 500), 'task_' || (g % 37), (ARRAY['running','success','failed'])[1 + g % 3],"
+                " md5(g::text) || md5((g * 7)::text) || md5(random()::text)"
+                f" FROM generate_series({start}, {stop}) g"
+            )
+        cur.execute("CREATE TABLE variable (key text PRIMARY KEY, val text)")
+        cur.execute(
+            "INSERT INTO variable SELECT 'v' || g, repeat(md5(g::text), 8) FROM generate_series(1, 2000) g"
+        )
+        cur.execute("VACUUM ANALYZE")
+        cur.execute("SELECT pg_database_size(current_database())")
+        size = int(cur.fetchone()[0])
+    conn.close()
+    return size
+
+
+def _pg_dump_seconds(pg: Any, dbname: str) -> float:
+    from airflow_ops.backup.pgtools import select_tool
+
+    tool = select_tool("pg_dump", 15, ["/usr/lib/postgresql/*/bin"])
+    t0 = time.monotonic()
+    subprocess.run(
+        [tool.path, "-Fc", "-h", "127.0.0.1", "-U", "postgres", dbname],
+        stdout=subprocess.DEVNULL,
+        check=True,
+    )
+    return time.monotonic() - t0
+
+
+def _backup(pg: Any, moto: Any, dbname: str, run: int) -> dict[str, float]:
+    out = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--worker",
+            json.dumps({"target": pg.target(dbname), "endpoint": moto.endpoint_url, "run": run}),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=str(ROOT),
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"backup worker failed:\n{out.stderr[-3000:]}")
+    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    client = moto.client()
+    for obj in client.list_objects_v2(Bucket=BUCKET).get("Contents", []):
+        client.delete_object(Bucket=BUCKET, Key=obj["Key"])  # keep moto's memory flat
+    return result
+
+
+def _worker(spec: dict[str, Any]) -> None:
+    """Runs in its own process: one backup through the library, then its timings and peak RSS."""
+    import resource
+
+    import boto3
+
+    from airflow_ops.backup.dump import BackupRequest, run_backup
+    from airflow_ops.backup.layout import BackupLocation
+    from airflow_ops.connections import PostgresTarget
+
+    client = boto3.client(
+        "s3",
+        endpoint_url=spec["endpoint"],
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",  # noqa: S106 - moto
+        region_name="us-east-1",
+    )
+    when = dt.datetime(2026, 1, 1, tzinfo=dt.UTC) + dt.timedelta(days=spec["run"])
+    req = BackupRequest(
+        source=PostgresTarget(**spec["target"]), location=BackupLocation(BUCKET, "bench", when)
+    )
+    t0 = time.monotonic()
+    manifest = run_backup(client, req)
+    wall = time.monotonic() - t0
+    hwm_kb = 0
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            hwm_kb = int(line.split()[1])
+    maxrss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(
+        json.dumps({"wall": wall, "peak_rss_mb": max(hwm_kb, maxrss_kb) / 1024, "size": manifest.size_bytes})
+    )
+
+
+def run() -> dict[str, float]:
+    from airflow_ops.localenv import MotoServer, PostgresServer
+
+    pg = PostgresServer()
+    moto = MotoServer().start()
+    dbs: list[str] = []
+    try:
+        moto.client().create_bucket(Bucket=BUCKET)
+        small = pg.create_database("airflow_ops_bench_backup_small")
+        dbs.append(small)
+        big = pg.create_database("airflow_ops_bench_backup_big")
+        dbs.append(big)
+        t0 = time.monotonic()
+        small_size = _generate(pg, small, SMALL_BYTES)
+        big_size = _generate(pg, big, BIG_BYTES)
+        print(f"  generated {small_size / 1e6:.0f} + {big_size / 1e6:.0f} MB in {time.monotonic() - t0:.0f}s")
+        small_runs = [_backup(pg, moto, small, run) for run in range(2)]
+        dumps, backups = [], []
+        for run in range(REPEATS):  # alternate, so load changes hit both sides alike
+            dumps.append(_pg_dump_seconds(pg, big))
+            backups.append(_backup(pg, moto, big, 10 + run))
+            print(
+                f"  run {run}: pg_dump {dumps[-1]:.1f}s, backup {backups[-1]['wall']:.1f}s, "
+                f"peak RSS {backups[-1]['peak_rss_mb']:.0f} MB, dump {backups[-1]['size'] / 1e6:.0f} MB"
+            )
+        backup_wall = statistics.median(b["wall"] for b in backups)
+        big_rss = statistics.median(b["peak_rss_mb"] for b in backups)
+        small_rss = statistics.median(b["peak_rss_mb"] for b in small_runs)
+        return {
+            "backup_vs_pg_dump_ratio": round(backup_wall / statistics.median(dumps), 3),
+            "backup_peak_rss_mb": round(big_rss, 1),
+            "backup_rss_growth": round(big_rss / small_rss, 3),
+            "backup_mb_per_s": round(big_size / 1e6 / backup_wall, 1),
+            "backup_db_size_mb": round(big_size / 1e6, 1),
+        }
+    finally:
+        moto.stop()
+        for name in dbs:
+            pg.drop_database(name)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--worker":
+        sys.path[:0] = [str(ROOT / "plugins")]
+        _worker(json.loads(sys.argv[2]))
+    else:
+        sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
+        print(json.dumps(run(), indent=2))

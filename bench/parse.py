@@ -1,0 +1,98 @@
+"""DAG parse cost: the slowest bundle DAG file against a trivial one-task DAG, same process.
+
+``parse_ms_max`` is the slowest file's median parse time; ``parse_ratio_vs_trivial`` divides
+it by the trivial file's median parse time, measured interleaved in the same process.
+``parse_cold_ms_max`` parses each file in a fresh interpreter that has pre-imported
+``airflow.sdk`` only (what a dag-processor child pays on its first parse), as a median.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RUNS = 21
+TRIVIAL = '''"""A trivial one-task DAG: the parse-time baseline."""
+import pendulum
+from airflow.sdk import DAG, task
+
+with DAG("trivial_baseline", schedule="@daily", start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
+         catchup=False) as dag:
+
+    @task
+    def only() -> None:
+        pass
+
+    only()
+'''
+
+COLD = """
+import sys, time
+import airflow.sdk  # the dag-processor parent has this imported already
+from airflow.dag_processing.dagbag import DagBag
+bag = DagBag(dag_folder=sys.argv[1], collect_dags=False)
+t = time.perf_counter()
+bag.process_file(sys.argv[1], only_if_updated=False)
+print((time.perf_counter() - t) * 1000)
+assert not bag.import_errors, bag.import_errors
+"""
+
+
+def _parse_ms(bag: object, path: Path) -> float:
+    started = time.perf_counter()
+    found = bag.process_file(str(path), only_if_updated=False)  # type: ignore[attr-defined]
+    elapsed = (time.perf_counter() - started) * 1000
+    assert found and not bag.import_errors, (path, bag.import_errors)  # type: ignore[attr-defined]
+    return elapsed
+
+
+def run() -> dict[str, float]:
+    os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="bench_parse_"))
+    os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+    from airflow.dag_processing.dagbag import DagBag
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench_trivial_"))
+    trivial = tmp / "trivial_baseline.py"
+    trivial.write_text(TRIVIAL)
+    files = sorted((ROOT / "dags").glob("*.py"))
+    bag = DagBag(dag_folder=str(tmp), collect_dags=False)
+    for path in [trivial, *files]:  # warm-up: first import of airflow_ops and friends
+        _parse_ms(bag, path)
+    samples: dict[Path, list[float]] = {p: [] for p in [trivial, *files]}
+    for _ in range(RUNS):
+        for path in samples:
+            samples[path].append(_parse_ms(bag, path))
+    medians = {p: statistics.median(v) for p, v in samples.items()}
+    slowest = max(files, key=lambda p: medians[p])
+    cold = {}
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "plugins")}
+    for path in [trivial, slowest]:
+        cold[path] = statistics.median(
+            float(
+                subprocess.run(
+                    [sys.executable, "-c", COLD, str(path)],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+                .stdout.strip()
+                .splitlines()[-1]
+            )
+            for _ in range(5)
+        )
+    per_file = {p.stem: round(medians[p], 2) for p in files}
+    print("  per-file median ms:", json.dumps(per_file), "trivial:", round(medians[trivial], 2))
+    return {
+        "parse_ms_max": round(medians[slowest], 2),
+        "parse_ratio_vs_trivial": round(medians[slowest] / medians[trivial], 3),
+        "parse_cold_ms_max": round(cold[slowest], 1),
+        "parse_cold_ratio_vs_trivial": round(cold[slowest] / cold[trivial], 3),
+    }

@@ -1,0 +1,69 @@
+"""What backups exist under a prefix: one entry per dated folder, read from a single listing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from airflow_ops.backup.layout import DUMP_NAME, MANIFEST_NAME, VERIFIED_NAME, parse_stamp
+from airflow_ops.backup.manifest import BackupManifest
+
+
+@dataclass
+class BackupEntry:
+    folder: str
+    when: dt.datetime
+    keys: list[str] = field(default_factory=list)
+    size_bytes: int = 0
+    verified: bool = False
+
+    @property
+    def complete(self) -> bool:
+        names = {k.rsplit("/", 1)[-1] for k in self.keys}
+        return {DUMP_NAME, MANIFEST_NAME} <= names
+
+    @property
+    def dump_key(self) -> str:
+        return f"{self.folder}/{DUMP_NAME}"
+
+    @property
+    def manifest_key(self) -> str:
+        return f"{self.folder}/{MANIFEST_NAME}"
+
+
+def list_backups(client: Any, bucket: str, prefix: str) -> list[BackupEntry]:
+    """Every dated folder under ``prefix``, oldest first (other keys, like the pointer, are ignored)."""
+    root = prefix.strip("/") + "/"
+    entries: dict[str, BackupEntry] = {}
+    paginator = client.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=bucket, Prefix=root):
+        for obj in page.get("Contents", []):
+            rest = obj["Key"][len(root) :]
+            if "/" not in rest:
+                continue
+            name = rest.split("/", 1)[0]
+            when = parse_stamp(name)
+            if when is None:
+                continue
+            entry = entries.setdefault(name, BackupEntry(folder=root + name, when=when))
+            entry.keys.append(obj["Key"])
+            if obj["Key"].endswith("/" + DUMP_NAME):
+                entry.size_bytes = int(obj["Size"])
+            if obj["Key"].endswith("/" + VERIFIED_NAME):
+                entry.verified = True
+    return sorted(entries.values(), key=lambda e: e.when)
+
+
+def read_manifest(client: Any, bucket: str, key: str) -> BackupManifest:
+    return BackupManifest.from_json(client.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+def read_verification(client: Any, bucket: str, entry: BackupEntry) -> dict[str, Any] | None:
+    try:
+        body = client.get_object(Bucket=bucket, Key=f"{entry.folder}/{VERIFIED_NAME}")["Body"].read()
+    except client.exceptions.NoSuchKey:
+        return None
+    data: dict[str, Any] = json.loads(body)
+    return data

@@ -1,0 +1,50 @@
+"""The manifest written next to every dump: what was dumped, from what, and its checksum."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+MANIFEST_FORMAT = 1
+
+
+@dataclass
+class BackupManifest:
+    dag_id: str
+    logical_date: str
+    bucket: str
+    key: str
+    size_bytes: int
+    sha256: str
+    db_size_bytes: int
+    server_version: str
+    pg_dump_version: str
+    airflow_version: str
+    alembic_revision: str | None
+    table_row_counts: dict[str, int]
+    started_at: str
+    finished_at: str
+    duration_seconds: float
+    sse: str = "none"
+    parts_chunk_bytes: int = 0
+    format: int = MANIFEST_FORMAT
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def compression_ratio(self) -> float:
+        """Database size on disk divided by dump size (higher is smaller)."""
+        return round(self.db_size_bytes / self.size_bytes, 2) if self.size_bytes else 0.0
+
+    @property
+    def mb_per_s(self) -> float:
+        return round(self.size_bytes / 1e6 / self.duration_seconds, 2) if self.duration_seconds else 0.0
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self), indent=2, sort_keys=True).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes | str) -> BackupManifest:
+        raw = json.loads(data)
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in raw.items() if k in known})

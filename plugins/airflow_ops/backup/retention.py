@@ -1,0 +1,117 @@
+"""Grandfather-father-son retention of backups.
+
+Semantics follow restic's ``--keep-daily/--keep-weekly/--keep-monthly``: for the last N
+*distinct* days (ISO weeks, months) that have a verified backup, keep the newest backup of that
+day (week, month). Counting only periods that have backups means a pause in backups never eats
+the remaining history. On top of the policy:
+
+* the newest verified backup is always kept;
+* backups newer than the newest verified one are kept (in flight or awaiting a re-run);
+* older unverified backups are expired (they never proved restorable).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from airflow_ops.backup.catalog import BackupEntry, list_backups
+from airflow_ops.backup.errors import BackupError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RetentionPolicy:
+    daily: int = 7
+    weekly: int = 4
+    monthly: int = 6
+
+    def __post_init__(self) -> None:
+        if self.daily < 1 or self.weekly < 0 or self.monthly < 0:
+            raise ValueError("retention needs daily >= 1 and weekly, monthly >= 0")
+
+    def keep_reasons(self, backups: Sequence[BackupEntry]) -> dict[str, list[str]]:
+        """folder -> why it is kept, for every backup the policy keeps."""
+        verified = sorted((b for b in backups if b.verified), key=lambda b: b.when, reverse=True)
+        reasons: dict[str, list[str]] = {}
+        buckets: list[tuple[str, int, Callable[[dt.datetime], Hashable]]] = [
+            ("daily", self.daily, lambda w: w.date()),
+            ("weekly", self.weekly, lambda w: tuple(w.isocalendar())[:2]),
+            ("monthly", self.monthly, lambda w: (w.year, w.month)),
+        ]
+        for label, limit, period in buckets:
+            seen: set[Hashable] = set()
+            for backup in verified:
+                if len(seen) >= limit:
+                    break
+                key = period(backup.when)
+                if key not in seen:
+                    seen.add(key)
+                    reasons.setdefault(backup.folder, []).append(label)
+        if verified:
+            reasons.setdefault(verified[0].folder, []).append("newest verified")
+            newest_verified = verified[0].when
+            for backup in backups:
+                if not backup.verified and backup.when > newest_verified:
+                    reasons.setdefault(backup.folder, []).append("newer than newest verified")
+        else:
+            for backup in backups:
+                reasons.setdefault(backup.folder, []).append("no verified backup yet")
+        return reasons
+
+    def select_expired(self, backups: Sequence[BackupEntry]) -> list[BackupEntry]:
+        """The backups this policy deletes, oldest first."""
+        keep = self.keep_reasons(backups)
+        return sorted((b for b in backups if b.folder not in keep), key=lambda b: b.when)
+
+
+@dataclass
+class RetentionResult:
+    dry_run: bool
+    kept: list[str] = field(default_factory=list)
+    expired: list[str] = field(default_factory=list)
+    objects_deleted: int = 0
+    bytes_freed: int = 0
+
+
+def apply_retention(
+    client: Any, bucket: str, prefix: str, policy: RetentionPolicy, dry_run: bool = False
+) -> RetentionResult:
+    """Delete the expired backup folders (or only list them when ``dry_run``)."""
+    backups = list_backups(client, bucket, prefix)
+    expired = policy.select_expired(backups)
+    expired_folders = {b.folder for b in expired}
+    result = RetentionResult(
+        dry_run=dry_run,
+        kept=[b.folder for b in backups if b.folder not in expired_folders],
+        expired=[b.folder for b in expired],
+    )
+    log.info(
+        "Retention %s: %d backups, keeping %d, %s %d",
+        policy,
+        len(backups),
+        len(result.kept),
+        "would delete" if dry_run else "deleting",
+        len(expired),
+    )
+    doomed: list[str] = []
+    for backup in expired:
+        result.bytes_freed += backup.size_bytes
+        log.info("  %s %s", "would delete" if dry_run else "deleting", backup.folder)
+        doomed.extend(sorted(backup.keys))
+    if not dry_run:
+        for start in range(0, len(doomed), 1000):
+            batch = [{"Key": k} for k in doomed[start : start + 1000]]
+            resp = client.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+            if resp.get("Errors"):
+                first = resp["Errors"][0]
+                raise BackupError(
+                    f"retention could not delete {len(resp['Errors'])} object(s) in s3://{bucket}/ "
+                    f"(first: {first.get('Key')}: {first.get('Code')}). Fix: grant s3:DeleteObject."
+                )
+            result.objects_deleted += len(batch)
+    return result

@@ -1,0 +1,198 @@
+"""Verify a backup: stream it back, check its sha256, read its TOC; optionally restore it for real.
+
+Both passes stream the object (no local copy). The full check restores into a scratch database
+created for the purpose, compares every table's row count with the manifest, then drops it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from typing import IO, Any
+
+from airflow_ops.backup.errors import VerificationError
+from airflow_ops.backup.manifest import BackupManifest
+from airflow_ops.backup.pgtools import PgTool
+from airflow_ops.backup.s3io import iter_object
+from airflow_ops.connections import PostgresTarget
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class VerifyResult:
+    sha256_ok: bool
+    toc_entries: int
+    toc_tables: int
+    full_restore: bool = False
+    tables_compared: int = 0
+    mismatches: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.sha256_ok and not self.mismatches
+
+
+def pipe_chunks(chunks: Iterable[bytes], argv: list[str], env: dict[str, str]) -> tuple[str, int, str, int]:
+    """Feed ``chunks`` to ``argv``'s stdin while hashing them.
+
+    Returns (sha256, size, stdout, exit code). When the program stops reading early (``pg_restore
+    --list`` only needs the TOC), the rest is still hashed.
+    """
+    sha = hashlib.sha256()
+    size = 0
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=out, stderr=err, env=env)
+        assert proc.stdin is not None
+        stdin: IO[bytes] | None = proc.stdin
+        try:
+            for chunk in chunks:
+                sha.update(chunk)
+                size += len(chunk)
+                if stdin is not None:
+                    try:
+                        stdin.write(chunk)
+                    except BrokenPipeError:
+                        stdin = None
+            if stdin is not None:
+                with contextlib.suppress(BrokenPipeError):
+                    stdin.close()
+            code = proc.wait()
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        finally:
+            with contextlib.suppress(BrokenPipeError):
+                proc.stdin.close()
+        out.seek(0)
+        err.seek(0)
+        text = out.read().decode("utf-8", "replace")
+        errors = err.read().decode("utf-8", "replace").strip()
+    return sha.hexdigest(), size, text + ("\n" + errors if code and errors else ""), code
+
+
+def _env(target: PostgresTarget | None) -> dict[str, str]:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    if target is not None:
+        env.update(target.libpq_env())
+    return env
+
+
+def check_archive(client: Any, manifest: BackupManifest, pg_restore: PgTool) -> VerifyResult:
+    """Pass 1: sha256 of the object against the manifest, and ``pg_restore --list`` of it."""
+    sha, size, listing, code = pipe_chunks(
+        iter_object(client, manifest.bucket, manifest.key), [pg_restore.path, "--list"], _env(None)
+    )
+    where = f"s3://{manifest.bucket}/{manifest.key}"
+    if sha != manifest.sha256 or size != manifest.size_bytes:
+        raise VerificationError(
+            f"{where}: sha256 {sha} / {size} bytes does not match the manifest ({manifest.sha256} / "
+            f"{manifest.size_bytes} bytes). The object is corrupt or was replaced: do not rely on it; "
+            "re-run the backup for this date."
+        )
+    if code != 0:
+        raise VerificationError(f"{where}: pg_restore --list exited {code}: {listing.strip()[-1000:]}")
+    entries = [line for line in listing.splitlines() if line and not line.startswith(";")]
+    tables = [line for line in entries if " TABLE DATA " in line]
+    if len(tables) < len(manifest.table_row_counts):
+        raise VerificationError(
+            f"{where}: the archive lists {len(tables)} TABLE DATA entries but the manifest has "
+            f"{len(manifest.table_row_counts)} tables"
+        )
+    return VerifyResult(sha256_ok=True, toc_entries=len(entries), toc_tables=len(tables))
+
+
+def restore_stream(
+    client: Any, manifest: BackupManifest, pg_restore: PgTool, target: PostgresTarget, clean: bool = False
+) -> None:
+    """Stream the dump into ``target`` with pg_restore, checking the sha256 on the way."""
+    argv = [pg_restore.path, "--no-owner", "--no-privileges", "--exit-on-error", "--no-password"]
+    argv += ["--clean", "--if-exists"] if clean else []
+    argv += ["--dbname", target.dbname]
+    sha, _size, output, code = pipe_chunks(
+        iter_object(client, manifest.bucket, manifest.key), argv, _env(target)
+    )
+    if code != 0:
+        raise VerificationError(
+            f"pg_restore of s3://{manifest.bucket}/{manifest.key} into {target!r} exited {code}: "
+            f"{output.strip()[-1500:]}"
+        )
+    if sha != manifest.sha256:
+        raise VerificationError(
+            f"s3://{manifest.bucket}/{manifest.key} changed while restoring (sha256 {sha}, manifest "
+            f"{manifest.sha256}); the restored database {target!r} must not be used"
+        )
+
+
+def compare_counts(manifest: BackupManifest, target: PostgresTarget) -> dict[str, tuple[int, int]]:
+    """Tables whose row count in ``target`` differs from the manifest: name -> (manifest, restored)."""
+    import psycopg2
+
+    from airflow_ops.backup.dump import count_rows, user_tables
+
+    conn = psycopg2.connect(connect_timeout=15, **target.psycopg2_kwargs())
+    try:
+        cur = conn.cursor()
+        tables = user_tables(cur)
+        restored = count_rows(cur, tables)
+    finally:
+        conn.close()
+    mismatches: dict[str, tuple[int, int]] = {}
+    for table in sorted(set(manifest.table_row_counts) | set(restored)):
+        want, got = manifest.table_row_counts.get(table, -1), restored.get(table, -1)
+        if want != got:
+            mismatches[table] = (want, got)
+    return mismatches
+
+
+def full_restore_check(
+    client: Any, manifest: BackupManifest, pg_restore: PgTool, server: PostgresTarget
+) -> VerifyResult:
+    """Pass 2: restore into a scratch database on ``server``, compare row counts, drop it."""
+    import psycopg2
+
+    scratch = f"airflow_ops_restore_check_{uuid.uuid4().hex[:10]}"
+    admin = psycopg2.connect(connect_timeout=15, **server.psycopg2_kwargs())
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cur:
+            try:
+                cur.execute(f'CREATE DATABASE "{scratch}"')
+            except psycopg2.Error as exc:
+                raise VerificationError(
+                    f"cannot create the scratch database for the full restore check as {server!r}: "
+                    f"{str(exc).strip()}. Fix: set restore_check_conn_id to a connection whose role has "
+                    "CREATEDB (scripts/sql/backup_role.sql), or set full_restore_days: [] to skip the check."
+                ) from None
+        target = replace(server, dbname=scratch)
+        try:
+            restore_stream(client, manifest, pg_restore, target)
+            mismatches = compare_counts(manifest, target)
+        finally:
+            with admin.cursor() as cur:
+                cur.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (scratch,)
+                )
+                cur.execute(f'DROP DATABASE IF EXISTS "{scratch}"')
+    finally:
+        admin.close()
+    log.info(
+        "Scratch restore compared %d tables, %d mismatches", len(manifest.table_row_counts), len(mismatches)
+    )
+    return VerifyResult(
+        sha256_ok=True,
+        toc_entries=0,
+        toc_tables=0,
+        full_restore=True,
+        tables_compared=len(manifest.table_row_counts),
+        mismatches=mismatches,
+    )

@@ -1,0 +1,62 @@
+"""Refuse a metadata purge without a recent verified backup (pointer format: :mod:`airflow_ops.assets`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from airflow_ops.backup.pointer import pointer_key, read_latest_verified
+from airflow_ops.exceptions import AirflowOpsError
+
+
+class BackupNotVerifiedError(AirflowOpsError):
+    """No verified backup recent enough: the cleanup refuses to delete anything."""
+
+
+@dataclass(frozen=True)
+class BackupStatus:
+    key: str | None
+    verified_at: str | None
+    age_hours: float | None
+    ok: bool
+    reason: str
+
+
+def check_latest_backup(
+    client: Any, bucket: str, prefix: str, max_age_hours: float, now: dt.datetime | None = None
+) -> BackupStatus:
+    now = now or dt.datetime.now(dt.UTC)
+    where = f"s3://{bucket}/{pointer_key(prefix)}"
+    try:
+        pointer = read_latest_verified(client, bucket, prefix)
+    except Exception as exc:
+        return BackupStatus(None, None, None, False, f"cannot read {where}: {exc}")
+    if pointer is None:
+        return BackupStatus(None, None, None, False, f"no verified backup pointer at {where}")
+    raw = pointer.get("verified_at")
+    try:
+        verified = dt.datetime.fromisoformat(str(raw))
+    except ValueError:
+        return BackupStatus(
+            pointer.get("key"), None, None, False, f"{where}: verified_at {raw!r} is not ISO 8601"
+        )
+    if verified.tzinfo is None:
+        verified = verified.replace(tzinfo=dt.UTC)
+    age = (now - verified).total_seconds() / 3600
+    ok = age <= max_age_hours
+    reason = f"latest verified backup {pointer.get('key')} is {age:.1f} h old (limit {max_age_hours:g} h)"
+    return BackupStatus(pointer.get("key"), verified.isoformat(), round(age, 2), ok, reason)
+
+
+def require_recent_backup(status: BackupStatus, override: bool) -> list[str]:
+    """Raise unless ``status.ok`` or ``override``; return warnings for the report."""
+    if status.ok:
+        return []
+    if override:
+        return [f"backup check overridden by param: {status.reason}"]
+    raise BackupNotVerifiedError(
+        f"refusing to purge the metadata DB: {status.reason}. Run the metadata backup DAG "
+        "(ops_metadata_backup) and let it verify, or trigger this DAG with param "
+        "`skip_backup_check: true` if you accept purging without a recent verified backup."
+    )

@@ -1,0 +1,267 @@
+"""Run ``airflow db clean`` / ``export-archived`` / ``drop-archived`` against an explicit DB URL.
+
+Under task isolation a task inherits ``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=airflow-db-not-allowed:///``;
+every command here gets the real URL from the ``airflow_metadata_db`` connection in its
+environment (never argv), and row counts are read through the same connection.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from airflow_ops.connections import PostgresTarget
+from airflow_ops.dbclean.tables import RECENCY_COLUMNS
+from airflow_ops.exceptions import AirflowOpsError
+
+log = logging.getLogger(__name__)
+
+ARCHIVE_PREFIX = "_airflow_deleted__"
+_ARCHIVE_NAME = re.compile(r"^_airflow_deleted__(?P<table>.+?)__\d{14}(?:__b\d+)?$")
+_FOUND = re.compile(r"Found (\d+) rows meeting deletion criteria")
+_TABLE = re.compile(r"(?:Checking table|Performing dry run for table) (\S+)")
+
+
+class DbCleanupError(AirflowOpsError):
+    """An ``airflow db`` step failed; the message carries the command and the tail of its output."""
+
+
+def airflow_bin() -> str:
+    candidate = Path(sys.executable).parent / "airflow"
+    return str(candidate) if candidate.exists() else "airflow"
+
+
+@dataclass
+class DbCli:
+    """The ``airflow db`` CLI bound to one metadata DB."""
+
+    target: PostgresTarget
+    timeout_s: float = 7200
+    commands: list[str] = field(default_factory=list)
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN")}
+        env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = self.target.sqlalchemy_url()
+        return env
+
+    def run(self, *args: str) -> str:
+        argv = [airflow_bin(), "db", *args]
+        self.commands.append(" ".join(argv[1:]))
+        log.info("Running: airflow db %s", " ".join(args))
+        try:
+            proc = subprocess.run(
+                argv, env=self.env(), capture_output=True, text=True, timeout=self.timeout_s, check=False
+            )
+        except subprocess.TimeoutExpired:
+            raise DbCleanupError(
+                f"`airflow db {' '.join(args)}` did not finish within {self.timeout_s:.0f}s; "
+                "lower batch_size/window_days or raise command_timeout_minutes"
+            ) from None
+        out = proc.stdout + proc.stderr
+        if proc.returncode != 0:
+            tail = "\n".join(out.strip().splitlines()[-25:])
+            raise DbCleanupError(
+                f"`airflow db {' '.join(args)}` exited {proc.returncode} against {self.target!r}:\n{tail}"
+            )
+        return out
+
+    def clean(self, cutoff: dt.datetime, tables: list[str], batch_size: int, dry_run: bool) -> dict[str, int]:
+        """One ``airflow db clean``; in a dry run, return the rows each table would lose."""
+        args = [
+            "clean",
+            "--clean-before-timestamp",
+            cutoff.isoformat(),
+            "--tables",
+            ",".join(tables),
+            "--batch-size",
+            str(batch_size),
+            "--error-on-cleanup-failure",
+            "--yes",
+        ]
+        if dry_run:
+            args.append("--dry-run")
+        return parse_found_rows(self.run(*args))
+
+    def export_archived(self, out_dir: Path) -> list[Path]:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        self.run("export-archived", "--export-format", "csv", "--output-path", str(out_dir), "--yes")
+        return sorted(out_dir.glob("*.csv"))
+
+    def drop_archived(self) -> None:
+        self.run("drop-archived", "--yes")
+
+
+def parse_found_rows(output: str) -> dict[str, int]:
+    found: dict[str, int] = {}
+    table: str | None = None
+    for line in output.splitlines():
+        if m := _TABLE.search(line):
+            table = m.group(1)
+        elif (m := _FOUND.search(line)) and table:
+            found[table] = found.get(table, 0) + int(m.group(1))
+    return found
+
+
+# ------------------------------------------------------------------------------------------ SQL
+def _connect(target: PostgresTarget) -> Any:
+    import psycopg2
+
+    conn = psycopg2.connect(connect_timeout=15, **target.psycopg2_kwargs())
+    conn.autocommit = True
+    return conn
+
+
+def existing_tables(target: PostgresTarget) -> set[str]:
+    with _connect(target) as conn, conn.cursor() as cur:
+        cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+        return {r[0] for r in cur.fetchall()}
+
+
+def count_rows(target: PostgresTarget, tables: list[str]) -> dict[str, int]:
+    from psycopg2 import sql
+
+    present = existing_tables(target)
+    out: dict[str, int] = {}
+    with _connect(target) as conn, conn.cursor() as cur:
+        for table in tables:
+            if table in present:
+                cur.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table)))
+                out[table] = int(cur.fetchone()[0])
+    return out
+
+
+def oldest_row(target: PostgresTarget, tables: list[str]) -> dt.datetime | None:
+    """The oldest recency value among ``tables`` (what the first window starts from)."""
+    from psycopg2 import sql
+
+    present = existing_tables(target)
+    oldest: dt.datetime | None = None
+    with _connect(target) as conn, conn.cursor() as cur:
+        for table in tables:
+            if table not in present:
+                continue
+            cur.execute(
+                sql.SQL("SELECT min({}) FROM {}").format(
+                    sql.Identifier(RECENCY_COLUMNS[table]), sql.Identifier(table)
+                )
+            )
+            value = cur.fetchone()[0]
+            if isinstance(value, dt.datetime):
+                value = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+                oldest = value if oldest is None else min(oldest, value)
+    return oldest
+
+
+def archive_tables(target: PostgresTarget) -> dict[str, int]:
+    """Archive tables (``_airflow_deleted__*``) -> row count."""
+    from psycopg2 import sql
+
+    names = sorted(t for t in existing_tables(target) if t.startswith(ARCHIVE_PREFIX))
+    out: dict[str, int] = {}
+    with _connect(target) as conn, conn.cursor() as cur:
+        for name in names:
+            cur.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(name)))
+            out[name] = int(cur.fetchone()[0])
+    return out
+
+
+def source_table(archive_table: str) -> str:
+    m = _ARCHIVE_NAME.match(archive_table)
+    return m.group("table") if m else archive_table
+
+
+# ------------------------------------------------------------------------------------------ S3
+@dataclass(frozen=True)
+class UploadedArchive:
+    archive_table: str
+    key: str
+    rows: int
+    size_bytes: int
+    sha256: str
+
+
+def upload_exports(
+    client: Any, bucket: str, key_prefix: str, files: list[Path], rows: dict[str, int]
+) -> list[UploadedArchive]:
+    """gzip each CSV, upload it, confirm it with HEAD (size) before returning; then write a manifest."""
+    uploaded: list[UploadedArchive] = []
+    for path in files:
+        table = path.stem
+        gz = path.with_suffix(".csv.gz")
+        digest = hashlib.sha256()
+        with path.open("rb") as src, gzip.open(gz, "wb", compresslevel=6) as dst:
+            shutil.copyfileobj(src, dst, 1024 * 1024)
+        with gz.open("rb") as fh:
+            while chunk := fh.read(1024 * 1024):
+                digest.update(chunk)
+        size = gz.stat().st_size
+        key = f"{key_prefix}/{table}.csv.gz"
+        client.upload_file(str(gz), bucket, key)
+        head = client.head_object(Bucket=bucket, Key=key)
+        if int(head["ContentLength"]) != size:
+            raise DbCleanupError(
+                f"s3://{bucket}/{key} has {head['ContentLength']} bytes, expected {size}: archive tables "
+                "were NOT dropped; re-run the task"
+            )
+        uploaded.append(UploadedArchive(table, key, rows.get(table, -1), size, digest.hexdigest()))
+        gz.unlink()
+    manifest = {
+        "format": 1,
+        "created_at": dt.datetime.now(dt.UTC).isoformat(),
+        "objects": [u.__dict__ for u in uploaded],
+    }
+    client.put_object(
+        Bucket=bucket,
+        Key=f"{key_prefix}/manifest.json",
+        Body=json.dumps(manifest, indent=2).encode(),
+        ContentType="application/json",
+    )
+    return uploaded
+
+
+def export_and_drop(cli: DbCli, client: Any, bucket: str, key_prefix: str) -> dict[str, Any]:
+    """Export every archive table to S3, confirm each object, and only then drop the archive tables.
+
+    Refuses to drop when an archive table appeared after the export (it was not uploaded).
+    """
+    before = archive_tables(cli.target)
+    if not before:
+        return {"archive_tables": 0, "objects": [], "dropped": False}
+    with tempfile.TemporaryDirectory(prefix="airflow-ops-db-archive-") as tmp:
+        files = cli.export_archived(Path(tmp))
+        exported = {p.stem for p in files}
+        missing = set(before) - exported
+        if missing:
+            raise DbCleanupError(
+                f"`airflow db export-archived` did not write {sorted(missing)}; "
+                "archive tables were NOT dropped"
+            )
+        uploaded = upload_exports(client, bucket, key_prefix, files, before)
+    now = archive_tables(cli.target)
+    unexported = set(now) - {u.archive_table for u in uploaded}
+    if unexported:
+        raise DbCleanupError(
+            f"archive tables {sorted(unexported)} appeared after the export (another `db clean` running?); "
+            "nothing was dropped; the next run exports them"
+        )
+    cli.drop_archived()
+    left = archive_tables(cli.target)
+    if left:
+        raise DbCleanupError(f"`airflow db drop-archived` left {sorted(left)} in place")
+    return {
+        "archive_tables": len(uploaded),
+        "objects": [u.__dict__ for u in uploaded],
+        "dropped": True,
+    }

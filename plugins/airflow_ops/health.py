@@ -1,0 +1,200 @@
+"""Health checks shared by the ``ops_health_probe`` DAG and the external probe CLI.
+
+Each check turns one observation into a :class:`CheckResult` with value, threshold and verdict.
+The api-server's ``/api/v2/monitor/health`` always answers 200, so verdicts come from the body.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import shutil
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from airflow_ops.config.health_probe import HealthThresholds
+
+COMPONENTS = ("metadatabase", "scheduler", "triggerer", "dag_processor")
+
+
+class Verdict(enum.IntEnum):
+    """Ordered so that ``max()`` gives the worst; the values are the external probe's exit codes."""
+
+    OK = 0
+    WARNING = 1
+    CRITICAL = 2
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    value: Any
+    threshold: str
+    verdict: Verdict
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["verdict"] = self.verdict.name.lower()
+        return d
+
+
+def _parse_ts(value: str | None) -> dt.datetime | None:
+    if not value:
+        return None
+    ts = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return ts if ts.tzinfo else ts.replace(tzinfo=dt.UTC)
+
+
+def check_components(
+    body: dict[str, Any], components: Iterable[str], t: HealthThresholds, now: dt.datetime
+) -> list[CheckResult]:
+    """Status and heartbeat age of each component in the health body."""
+    results = []
+    for name in components:
+        section = body.get(name) or {}
+        status = section.get("status")
+        if name == "metadatabase":
+            verdict = Verdict.OK if status == "healthy" else Verdict.CRITICAL
+            results.append(
+                CheckResult(
+                    name,
+                    status,
+                    "healthy",
+                    verdict,
+                    "" if verdict == Verdict.OK else "the api-server cannot reach the metadata DB",
+                )
+            )
+            continue
+        hb = _parse_ts(section.get(f"latest_{name}_heartbeat"))
+        threshold = f"heartbeat <= {t.heartbeat_warning_seconds}s warn, {t.heartbeat_critical_seconds}s crit"
+        if status is None or hb is None:
+            results.append(CheckResult(name, None, threshold, Verdict.CRITICAL, f"{name} has never run"))
+            continue
+        age = round((now - hb).total_seconds(), 1)
+        if age > t.heartbeat_critical_seconds:
+            verdict, detail = Verdict.CRITICAL, f"{name} last heartbeat {age:.0f}s ago: is it running?"
+        elif age > t.heartbeat_warning_seconds or status != "healthy":
+            verdict, detail = Verdict.WARNING, f"{name} is {status}, last heartbeat {age:.0f}s ago"
+        else:
+            verdict, detail = Verdict.OK, ""
+        results.append(CheckResult(f"{name}_heartbeat_age_s", age, threshold, verdict, detail))
+    return results
+
+
+def _graded(name: str, value: float, warn: float, crit: float, unit: str, detail: str) -> CheckResult:
+    verdict = Verdict.CRITICAL if value >= crit else Verdict.WARNING if value >= warn else Verdict.OK
+    return CheckResult(
+        name,
+        value,
+        f">= {warn}{unit} warn, >= {crit}{unit} crit",
+        verdict,
+        detail if verdict != Verdict.OK else "",
+    )
+
+
+def check_import_errors(count: int, t: HealthThresholds) -> CheckResult:
+    return _graded(
+        "import_errors",
+        count,
+        t.import_errors_warning,
+        t.import_errors_critical,
+        "",
+        f"{count} DAG file(s) fail to import: see Browse -> DAG Import Errors",
+    )
+
+
+def check_stuck_tasks(tis: list[dict[str, Any]], t: HealthThresholds, now: dt.datetime) -> CheckResult:
+    """Task instances queued or scheduled for longer than ``stuck_task_minutes``."""
+    limit = dt.timedelta(minutes=t.stuck_task_minutes)
+    stuck = []
+    for ti in tis:
+        since = _parse_ts(ti.get("queued_when") if ti.get("state") == "queued" else ti.get("scheduled_when"))
+        if since is not None and now - since > limit:
+            stuck.append(f"{ti.get('dag_id')}.{ti.get('task_id')}[{ti.get('state')}]")
+    detail = f"stuck > {t.stuck_task_minutes}min: {', '.join(stuck[:10])}" + (
+        " ..." if len(stuck) > 10 else ""
+    )
+    return _graded(
+        "stuck_task_instances",
+        len(stuck),
+        t.stuck_tasks_warning,
+        t.stuck_tasks_critical,
+        "",
+        detail + " (check executor slots, pools and workers)",
+    )
+
+
+def check_disk(path: str, t: HealthThresholds) -> CheckResult:
+    try:
+        usage = shutil.disk_usage(path)
+    except OSError as exc:
+        return CheckResult("log_volume_free_pct", None, "", Verdict.CRITICAL, f"cannot stat {path}: {exc}")
+    free_pct = round(100.0 * usage.free / usage.total, 2)
+    warn, crit = t.log_volume_free_warning_pct, t.log_volume_free_critical_pct
+    verdict = Verdict.CRITICAL if free_pct <= crit else Verdict.WARNING if free_pct <= warn else Verdict.OK
+    return CheckResult(
+        "log_volume_free_pct",
+        free_pct,
+        f"<= {warn}% warn, <= {crit}% crit",
+        verdict,
+        f"{path}: only {free_pct}% free; run ops_log_cleanup or grow the volume"
+        if verdict != Verdict.OK
+        else "",
+    )
+
+
+def check_db_size(size_bytes: int, t: HealthThresholds) -> CheckResult:
+    gb = round(size_bytes / 1024**3, 3)
+    return _graded(
+        "metadata_db_size_gb",
+        gb,
+        t.db_size_warning_gb,
+        t.db_size_critical_gb,
+        "GB",
+        f"metadata DB is {gb} GB: run ops_db_cleanup",
+    )
+
+
+def metadata_db_size(target: Any) -> int:
+    """``pg_database_size`` of the metadata DB through a :class:`PostgresTarget`."""
+    import psycopg2
+
+    with psycopg2.connect(connect_timeout=10, **target.psycopg2_kwargs()) as conn, conn.cursor() as cur:
+        cur.execute("SELECT pg_database_size(current_database())")
+        row = cur.fetchone()
+    conn.close()
+    return int(row[0]) if row else 0
+
+
+def guarded(name: str, fn: Callable[[], CheckResult]) -> CheckResult:
+    """Run one check; an error in it is itself a critical result, never a crash of the probe."""
+    try:
+        return fn()
+    except Exception as exc:
+        return CheckResult(name, None, "", Verdict.CRITICAL, f"{type(exc).__name__}: {exc}")
+
+
+def run_api_checks(
+    api: Any, components: Iterable[str], t: HealthThresholds, now: dt.datetime | None = None
+) -> list[CheckResult]:
+    """Every check that needs only the REST API (health body, import errors, stuck tasks)."""
+    now = now or dt.datetime.now(dt.UTC)
+    try:
+        body = api.health()
+    except Exception as exc:
+        return [CheckResult("api_server", None, "reachable", Verdict.CRITICAL, str(exc))]
+    results = check_components(body, components, t, now)
+    results.append(guarded("import_errors", lambda: check_import_errors(api.import_error_count(), t)))
+    results.append(
+        guarded(
+            "stuck_task_instances",
+            lambda: check_stuck_tasks(api.task_instances(["queued", "scheduled"]), t, now),
+        )
+    )
+    return results
+
+
+def worst(results: Iterable[CheckResult]) -> Verdict:
+    return max((r.verdict for r in results), default=Verdict.OK)

@@ -1,0 +1,148 @@
+"""Archive expired log files to S3 before deleting them.
+
+Files are appended to a local ``.tar.gz`` batch as the sweep finds them; when a batch is full
+(or the root is done) it is uploaded, the upload is confirmed with ``HEAD`` (size must match),
+and only then are the batch's files deleted, each re-checked (same size and mtime, reached
+through ``O_NOFOLLOW`` directory descriptors) so a file rewritten since it was archived survives.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tarfile
+import tempfile
+from dataclasses import dataclass, field
+from typing import Any
+
+from airflow_ops.exceptions import AirflowOpsError
+from airflow_ops.logcleanup.sweep import RootStats
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+class ArchiveUploadError(AirflowOpsError):
+    """An archive could not be uploaded or confirmed; none of its files were deleted."""
+
+
+@dataclass
+class _Pending:
+    relpath: str
+    size: int
+    mtime_ns: int
+
+
+@dataclass
+class S3LogArchiver:
+    """One archiver per root. ``client`` is a boto3 S3 client (``S3Hook(...).get_conn()``)."""
+
+    client: Any
+    bucket: str
+    key_prefix: str
+    root_path: str
+    stats: RootStats
+    max_files: int = 20_000
+    max_bytes: int = 512 * 1024 * 1024
+    uploaded: list[str] = field(default_factory=list)
+    _pending: list[_Pending] = field(default_factory=list)
+    _bytes: int = 0
+    _tar: tarfile.TarFile | None = None
+    _tmp: str | None = None
+
+    def add(self, dir_fd: int, name: str, relpath: str, st: os.stat_result) -> None:
+        if self._tar is None:
+            fd, self._tmp = tempfile.mkstemp(suffix=".tar.gz", prefix="airflow-ops-logs-")
+            os.close(fd)
+            self._tar = tarfile.open(self._tmp, "w:gz", compresslevel=6)  # noqa: SIM115 - closed in _flush
+        ffd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+        with os.fdopen(ffd, "rb") as fh:
+            info = tarfile.TarInfo(relpath)
+            info.size = st.st_size
+            info.mtime = int(st.st_mtime)
+            info.mode = st.st_mode & 0o777
+            self._tar.addfile(info, fh)
+        self._pending.append(_Pending(relpath, st.st_size, st.st_mtime_ns))
+        self._bytes += st.st_size
+        if len(self._pending) >= self.max_files or self._bytes >= self.max_bytes:
+            self._flush()
+
+    def finish(self) -> None:
+        self._flush()
+
+    def _flush(self) -> None:
+        if self._tar is None or self._tmp is None:
+            return
+        self._tar.close()
+        tmp, self._tar, self._tmp = self._tmp, None, None
+        key = f"{self.key_prefix}-{len(self.uploaded):05d}.tar.gz"
+        try:
+            size = os.path.getsize(tmp)
+            try:
+                self.client.upload_file(tmp, self.bucket, key)
+                head = self.client.head_object(Bucket=self.bucket, Key=key)
+            except Exception as exc:
+                raise ArchiveUploadError(
+                    f"uploading s3://{self.bucket}/{key} failed ({exc}); no log file was deleted. "
+                    "Check the AWS connection and that the bucket exists and is writable."
+                ) from exc
+            if int(head["ContentLength"]) != size:
+                raise ArchiveUploadError(
+                    f"s3://{self.bucket}/{key} has {head['ContentLength']} bytes, expected {size}; "
+                    "no log file was deleted"
+                )
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+        self.uploaded.append(key)
+        self._delete_pending()
+
+    def _delete_pending(self) -> None:
+        root_fd = os.open(self.root_path, _DIR_FLAGS)
+        parent_rel: str | None = None
+        parent_fd: int | None = None
+        try:
+            for item in self._pending:
+                head, _, name = item.relpath.rpartition("/")
+                if head != parent_rel:
+                    if parent_fd is not None and parent_fd != root_fd:
+                        os.close(parent_fd)
+                    parent_fd, parent_rel = _open_dir(root_fd, head), head
+                if parent_fd is None:
+                    self._undo(item, "vanished")
+                    continue
+                try:
+                    st = os.stat(name, dir_fd=parent_fd, follow_symlinks=False)
+                    if st.st_size != item.size or st.st_mtime_ns != item.mtime_ns:
+                        self._undo(item, "changed_since_archived")
+                        continue
+                    os.unlink(name, dir_fd=parent_fd)
+                except FileNotFoundError:
+                    self._undo(item, "vanished")
+        finally:
+            if parent_fd is not None and parent_fd != root_fd:
+                os.close(parent_fd)
+            os.close(root_fd)
+            self._pending.clear()
+            self._bytes = 0
+
+    def _undo(self, item: _Pending, reason: str) -> None:
+        """The sweep counted this file as deleted when it was archived; it was not."""
+        self.stats.files_deleted -= 1
+        self.stats.bytes_deleted -= item.size
+        self.stats.note_skip(reason, item.relpath)
+
+
+def _open_dir(root_fd: int, rel: str) -> int | None:
+    """Open ``rel`` under ``root_fd`` one component at a time, never following a symlink."""
+    fd = root_fd
+    try:
+        for part in [p for p in rel.split("/") if p]:
+            nfd = os.open(part, _DIR_FLAGS, dir_fd=fd)
+            if fd != root_fd:
+                os.close(fd)
+            fd = nfd
+    except OSError:
+        if fd != root_fd:
+            os.close(fd)
+        return None
+    return fd

@@ -1,0 +1,178 @@
+"""ops_db_cleanup under the real Airflow: rows made by real runs, aged with SQL, purged by cutoff."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import psycopg2
+import pytest
+
+from airflow_ops.backup.pointer import write_latest_verified
+from airflow_ops.localenv import AirflowStack, MotoServer
+
+pytestmark = [pytest.mark.integration, pytest.mark.airflow]
+DAG_ID = "ops_db_cleanup"
+SOURCE_DAG = "ops_log_cleanup"
+
+
+def _sql(airflow: AirflowStack, query: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    conn = psycopg2.connect(airflow.sql_alchemy_conn.replace("+psycopg2", ""))
+    conn.autocommit = True
+    with conn, conn.cursor() as cur:
+        cur.execute(query, args)
+        rows = cur.fetchall() if cur.description else []
+    conn.close()
+    return rows
+
+
+def _pointer(s3: MotoServer, hours_ago: float) -> None:
+    verified = dt.datetime.now(dt.UTC) - dt.timedelta(hours=hours_ago)
+    write_latest_verified(
+        s3.client(),
+        "airflow-ops-backups",
+        "metadata-backup",
+        {
+            "dag_id": "ops_metadata_backup",
+            "key": "metadata-backup/test/metadata.dump",
+            "verified_at": verified.isoformat(),
+            "sha256": "0" * 64,
+            "size_bytes": 1,
+        },
+    )
+
+
+@pytest.fixture(scope="module")
+def aged(airflow: AirflowStack) -> dict[str, str]:
+    """Two real runs of another DAG; the first one's rows are aged 100 days through SQL."""
+    old = airflow.run_dag(SOURCE_DAG, conf={"dry_run": True})
+    new = airflow.run_dag(SOURCE_DAG, conf={"dry_run": True})
+    assert old.state == new.state == "success"
+    past = dt.datetime.now(dt.UTC) - dt.timedelta(days=100)
+    _sql(airflow, "UPDATE dag_run SET start_date = %s WHERE run_id = %s", (past, old.run_id))
+    _sql(airflow, "UPDATE task_instance SET start_date = %s WHERE run_id = %s", (past, old.run_id))
+    _sql(airflow, "UPDATE log SET dttm = %s WHERE run_id = %s", (past, old.run_id))
+    assert _sql(airflow, "SELECT count(*) FROM log WHERE run_id = %s", (old.run_id,))[0][0] > 0
+    return {"old": old.run_id, "new": new.run_id}
+
+
+@pytest.fixture(scope="module")
+def refused(airflow: AirflowStack, s3_server: MotoServer, aged: dict[str, str]) -> Any:
+    _pointer(s3_server, hours_ago=72)
+    return airflow.run_dag(DAG_ID)
+
+
+@pytest.fixture(scope="module")
+def dry(airflow: AirflowStack, s3_server: MotoServer, refused: Any) -> dict[str, Any]:
+    _pointer(s3_server, hours_ago=1)
+    res = airflow.run_dag(DAG_ID, conf={"dry_run": True})
+    assert res.state == "success", res.log_text()
+    return dict(airflow.xcom(DAG_ID, res.run_id, "report"))
+
+
+@pytest.fixture(scope="module")
+def purged(airflow: AirflowStack, s3_server: MotoServer, dry: dict[str, Any]) -> dict[str, Any]:
+    _pointer(s3_server, hours_ago=1)
+    res = airflow.run_dag(DAG_ID, timeout=600)
+    assert res.state == "success", res.log_text()
+    return {
+        "run": res,
+        "report": airflow.xcom(DAG_ID, res.run_id, "report"),
+        "archive": airflow.xcom(DAG_ID, res.run_id, "archive"),
+    }
+
+
+def _count(airflow: AirflowStack, table: str, run_id: str) -> int:
+    return int(_sql(airflow, f"SELECT count(*) FROM {table} WHERE run_id = %s", (run_id,))[0][0])
+
+
+def test_refuses_without_a_recent_verified_backup(
+    airflow: AirflowStack, refused: Any, aged: dict[str, str]
+) -> None:
+    assert refused.state == "failed"
+    assert refused.task_states["check_backup"] == "failed"
+    assert refused.task_states["clean"] != "success"
+    assert _count(airflow, "dag_run", aged["old"]) == 1
+
+
+def test_dry_run_counts_and_deletes_nothing(
+    airflow: AirflowStack, dry: dict[str, Any], aged: dict[str, str]
+) -> None:
+    would = {r["table"]: r["would_delete"] for r in dry["rows"]}
+    assert would["dag_run"] >= 1 and would["log"] >= 1
+    assert _count(airflow, "dag_run", aged["old"]) == 1
+
+
+def test_only_rows_older_than_the_cutoff_are_gone(
+    airflow: AirflowStack, purged: dict[str, Any], aged: dict[str, str]
+) -> None:
+    assert _count(airflow, "dag_run", aged["old"]) == 0
+    assert _count(airflow, "log", aged["old"]) == 0
+    assert _count(airflow, "task_instance", aged["old"]) == 0
+    assert _count(airflow, "dag_run", aged["new"]) == 1
+    assert _count(airflow, "log", aged["new"]) > 0
+
+
+def test_report_gives_rows_deleted_per_table(purged: dict[str, Any]) -> None:
+    # >= : the shared Airflow also holds old rows seeded by other tests (e.g. the backup round trip).
+    deleted = {r["table"]: r["deleted"] for r in purged["report"]["rows"]}
+    assert deleted["dag_run"] >= 1 and deleted["log"] >= 1 and deleted["task_instance"] >= 1
+
+
+def test_cleans_in_several_windows_oldest_first(purged: dict[str, Any]) -> None:
+    runs = purged["report"]["summary"]["windows"]
+    assert runs >= 3  # log keeps 30 days: 100 -> 30 days takes three 30-day windows
+
+
+def test_archive_is_in_s3_and_archive_tables_are_dropped(
+    airflow: AirflowStack, s3_server: MotoServer, purged: dict[str, Any]
+) -> None:
+    archive = purged["archive"]
+    keys = {
+        o["Key"]
+        for o in s3_server.client().list_objects_v2(
+            Bucket="airflow-ops-archive", Prefix=archive["prefix"] + "/"
+        )["Contents"]
+    }
+    assert any("_airflow_deleted__dag_run__" in k for k in keys)
+    manifest = json.loads(
+        s3_server.client()
+        .get_object(Bucket="airflow-ops-archive", Key=archive["prefix"] + "/manifest.json")["Body"]
+        .read()
+    )
+    assert {o["key"] for o in manifest["objects"]} <= keys
+    assert archive["dropped"] is True
+    assert (
+        _sql(airflow, "SELECT tablename FROM pg_tables WHERE tablename LIKE '\\_airflow\\_deleted\\_\\_%%'")
+        == []
+    )
+
+
+def test_archive_upload_must_succeed_before_the_archive_tables_are_dropped(
+    airflow: AirflowStack, purged: dict[str, Any]
+) -> None:
+    """Library level: a failed upload leaves the archive tables in place."""
+    from airflow_ops.connections import PostgresTarget
+    from airflow_ops.dbclean import runner
+
+    _sql(airflow, "CREATE TABLE _airflow_deleted__log__20200101000000 AS SELECT * FROM log LIMIT 1")
+    parts = psycopg2.extensions.parse_dsn(airflow.sql_alchemy_conn.replace("+psycopg2", ""))
+    target = PostgresTarget(
+        parts["host"], int(parts.get("port", 5432)), parts["user"], parts["dbname"], parts.get("password")
+    )
+
+    class Unconfirmed:
+        def upload_file(self, *a: Any) -> None:
+            pass
+
+        def head_object(self, **kw: Any) -> dict[str, Any]:
+            return {"ContentLength": -1}
+
+    cli = runner.DbCli(target, timeout_s=300)
+    try:
+        with pytest.raises(runner.DbCleanupError, match="NOT dropped"):
+            runner.export_and_drop(cli, Unconfirmed(), "airflow-ops-archive", "db-cleanup/unconfirmed")
+        assert "_airflow_deleted__log__20200101000000" in runner.archive_tables(target)
+    finally:
+        _sql(airflow, "DROP TABLE IF EXISTS _airflow_deleted__log__20200101000000")

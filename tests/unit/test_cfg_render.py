@@ -1,0 +1,329 @@
+"""The airflow.cfg renderer: what it writes, what it refuses, and how it treats an existing file."""
+
+from __future__ import annotations
+
+import configparser
+import datetime as dt
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from airflow_ops.cfgrender import PROFILES, RenderRefused, render, sample_environ, write_config
+
+REPO = Path(__file__).resolve().parents[2]
+SCRIPT = REPO / "scripts" / "render_cfg.py"
+
+
+def parsed(text: str) -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read_string(text)
+    return parser
+
+
+@pytest.mark.parametrize("profile", list(PROFILES))
+def test_every_profile_renders_its_executor(profile: str) -> None:
+    cfg = parsed(render(profile, sample_environ(profile)).text)
+    assert cfg["core"]["executor"] == PROFILES[profile]
+
+
+@pytest.mark.parametrize("profile", list(PROFILES))
+def test_secret_values_never_appear_in_the_rendered_file(profile: str) -> None:
+    environ = sample_environ(profile)
+    text = render(profile, environ).text
+    for name in (
+        "AIRFLOW_OPS_FERNET_KEY",
+        "AIRFLOW_OPS_JWT_SECRET",
+        "AIRFLOW_OPS_API_SECRET_KEY",
+        "AIRFLOW_OPS_ADMIN_PASSWORD",
+        "AIRFLOW_OPS_SQL_ALCHEMY_CONN",
+    ):
+        assert environ[name] not in text, name
+    cfg = parsed(text)
+    assert cfg["core"]["fernet_key"] == "${AIRFLOW_OPS_FERNET_KEY}"
+    assert cfg["api_auth"]["jwt_secret"] == "${AIRFLOW_OPS_JWT_SECRET}"
+
+
+def test_secret_cmd_renders_a_cmd_option_and_checks_what_it_prints(tmp_path: Path) -> None:
+    key_file = tmp_path / "fernet"
+    environ = sample_environ("celery")
+    key_file.write_text(environ.pop("AIRFLOW_OPS_FERNET_KEY"))
+    environ["AIRFLOW_OPS_FERNET_KEY_CMD"] = f"cat {key_file}"
+    cfg = parsed(render("celery", environ).text)
+    assert cfg["core"]["fernet_key_cmd"] == f"cat {key_file}"
+    assert not cfg.has_option("core", "fernet_key")
+
+
+def test_secret_cmd_printing_a_weak_key_is_refused(tmp_path: Path) -> None:
+    key_file = tmp_path / "fernet"
+    key_file.write_text("not-a-key")
+    environ = sample_environ("celery")
+    del environ["AIRFLOW_OPS_FERNET_KEY"]
+    environ["AIRFLOW_OPS_FERNET_KEY_CMD"] = f"cat {key_file}"
+    with pytest.raises(RenderRefused, match="AIRFLOW_OPS_FERNET_KEY is not a 32-byte url-safe base64"):
+        render("celery", environ)
+
+
+def test_secret_from_the_secrets_backend_renders_a_secret_option() -> None:
+    environ = sample_environ("kubernetes")
+    del environ["AIRFLOW_OPS_JWT_SECRET"]
+    environ["AIRFLOW_OPS_JWT_SECRET_SECRET"] = "airflow/jwt_secret"
+    rendered = render("kubernetes", environ)
+    assert parsed(rendered.text)["api_auth"]["jwt_secret_secret"] == "airflow/jwt_secret"
+    assert any("secrets backend" in w for w in rendered.warnings)
+
+
+def test_values_come_from_the_environment_with_template_defaults() -> None:
+    default = parsed(render("local", sample_environ("local")).text)
+    custom = parsed(render("local", sample_environ("local", AIRFLOW_OPS_PARALLELISM="64")).text)
+    assert default["core"]["parallelism"] == "32"
+    assert custom["core"]["parallelism"] == "64"
+
+
+def test_percent_signs_are_escaped_for_configparser() -> None:
+    text = render("local", sample_environ("local", AIRFLOW_OPS_DAGS_FOLDER="/srv/100%dags")).text
+    cfg = configparser.ConfigParser()
+    cfg.read_string(text)
+    assert cfg["core"]["dags_folder"] == "/srv/100%dags"
+
+
+@pytest.mark.parametrize(
+    ("section", "option"),
+    [
+        ("logging", "dag_processor_child_process_log_directory"),
+        ("dag_processor", "refresh_interval"),
+        ("dag_processor", "min_file_process_interval"),
+        ("api", "base_url"),
+        ("api_auth", "jwt_secret"),
+        ("scheduler", "enable_health_check"),
+        ("logging", "remote_base_log_folder"),
+    ],
+)
+def test_options_live_in_their_airflow_3_sections(section: str, option: str) -> None:
+    assert parsed(render("local", sample_environ("local")).text).has_option(section, option)
+
+
+def test_airflow_2_homes_are_not_rendered() -> None:
+    cfg = parsed(render("celery", sample_environ("celery")).text)
+    assert not cfg.has_option("scheduler", "child_process_log_directory")
+    assert not cfg.has_option("scheduler", "dag_dir_list_interval")
+    assert not cfg.has_section("webserver")
+
+
+def test_celery_profile_has_broker_and_result_backend() -> None:
+    cfg = parsed(render("celery", sample_environ("celery")).text)
+    assert cfg["celery"]["broker_url"] == "${AIRFLOW_OPS_CELERY_BROKER_URL}"
+    assert cfg["celery"]["result_backend"] == "${AIRFLOW_OPS_CELERY_RESULT_BACKEND}"
+
+
+# -- refusals ---------------------------------------------------------------------------------
+def test_unknown_profile_is_refused_naming_the_valid_ones() -> None:
+    with pytest.raises(RenderRefused, match=r"unknown profile 'prod'.*local, celery, kubernetes"):
+        render("prod", sample_environ("local"))
+
+
+@pytest.mark.parametrize("profile", list(PROFILES))
+def test_missing_database_url_is_refused(profile: str) -> None:
+    environ = sample_environ(profile)
+    del environ["AIRFLOW_OPS_SQL_ALCHEMY_CONN"]
+    with pytest.raises(RenderRefused, match="AIRFLOW_OPS_SQL_ALCHEMY_CONN is required"):
+        render(profile, environ)
+
+
+def test_celery_without_a_broker_is_refused() -> None:
+    environ = sample_environ("celery")
+    del environ["AIRFLOW_OPS_CELERY_BROKER_URL"]
+    with pytest.raises(RenderRefused, match="AIRFLOW_OPS_CELERY_BROKER_URL is required"):
+        render("celery", environ)
+
+
+def test_remote_logging_without_a_destination_is_refused() -> None:
+    environ = sample_environ("local", AIRFLOW_OPS_REMOTE_LOGGING="True")
+    with pytest.raises(RenderRefused, match="AIRFLOW_OPS_REMOTE_BASE_LOG_FOLDER is required"):
+        render("local", environ)
+
+
+@pytest.mark.parametrize("profile", ["celery", "kubernetes"])
+def test_sqlite_with_a_distributed_executor_is_refused(profile: str) -> None:
+    environ = sample_environ(profile, AIRFLOW_OPS_SQL_ALCHEMY_CONN="sqlite:////tmp/airflow.db")
+    with pytest.raises(RenderRefused, match="SQLite works only with LocalExecutor"):
+        render(profile, environ)
+
+
+def test_sqlite_with_local_executor_is_only_a_warning() -> None:
+    rendered = render("local", sample_environ("local", AIRFLOW_OPS_SQL_ALCHEMY_CONN="sqlite:////tmp/a.db"))
+    assert any("SQLite" in w for w in rendered.warnings)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "reason"),
+    [
+        pytest.param(
+            "AIRFLOW_OPS_FERNET_KEY", "changeme", "not a 32-byte url-safe base64", id="fernet-placeholder"
+        ),
+        pytest.param("AIRFLOW_OPS_FERNET_KEY", "A" * 43 + "=", "low-entropy", id="fernet-repetitive"),
+        pytest.param("AIRFLOW_OPS_JWT_SECRET", "short-secret", "shorter than 32 bytes", id="jwt-short"),
+        pytest.param(
+            "AIRFLOW_OPS_JWT_SECRET",
+            "changeme-changeme-changeme-changeme",
+            "placeholder",
+            id="jwt-placeholder",
+        ),
+        pytest.param("AIRFLOW_OPS_API_SECRET_KEY", "x" * 40, "placeholder", id="api-secret-repetitive"),
+        pytest.param(
+            "AIRFLOW_OPS_ADMIN_PASSWORD", "admin", "default or placeholder password", id="admin-default"
+        ),
+        pytest.param("AIRFLOW_OPS_ADMIN_PASSWORD", "Tr0ub4dor", "shorter than 12", id="admin-short"),
+    ],
+)
+@pytest.mark.parametrize("profile", ["celery", "kubernetes"])
+def test_weak_secrets_are_refused_outside_local(profile: str, name: str, value: str, reason: str) -> None:
+    with pytest.raises(RenderRefused, match=f"{name} .*{reason}"):
+        render(profile, sample_environ(profile, **{name: value}))
+
+
+def test_weak_secrets_are_warnings_in_the_local_profile() -> None:
+    rendered = render(
+        "local", sample_environ("local", AIRFLOW_OPS_JWT_SECRET="dev", AIRFLOW_OPS_ADMIN_PASSWORD="admin")
+    )
+    assert any("AIRFLOW_OPS_JWT_SECRET" in w for w in rendered.warnings)
+    assert any("AIRFLOW_OPS_ADMIN_PASSWORD" in w for w in rendered.warnings)
+
+
+def test_a_missing_admin_password_is_refused_outside_local() -> None:
+    environ = sample_environ("celery")
+    del environ["AIRFLOW_OPS_ADMIN_PASSWORD"]
+    with pytest.raises(RenderRefused, match="AIRFLOW_OPS_ADMIN_PASSWORD is required"):
+        render("celery", environ)
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    with pytest.raises(RenderRefused) as caught:
+        render("celery", {})
+    assert len(caught.value.problems) >= 6
+
+
+def test_refusal_messages_name_the_fix() -> None:
+    with pytest.raises(RenderRefused, match=r"generate one with: python -c .*Fernet.generate_key"):
+        render("celery", {k: v for k, v in sample_environ("celery").items() if k != "AIRFLOW_OPS_FERNET_KEY"})
+
+
+def test_an_executor_override_that_drops_the_profiles_executor_is_refused() -> None:
+    with pytest.raises(RenderRefused, match="does not include CeleryExecutor"):
+        render("celery", sample_environ("celery", AIRFLOW_OPS_EXECUTOR="LocalExecutor"))
+
+
+def test_a_value_with_a_line_break_is_refused() -> None:
+    with pytest.raises(RenderRefused, match="AIRFLOW_OPS_DAGS_FOLDER contains a line break"):
+        render("local", sample_environ("local", AIRFLOW_OPS_DAGS_FOLDER="/a\n[core]\nexecutor = X"))
+
+
+def test_a_non_integer_is_refused() -> None:
+    with pytest.raises(RenderRefused, match="AIRFLOW_OPS_PARALLELISM='many' is not an integer"):
+        render("local", sample_environ("local", AIRFLOW_OPS_PARALLELISM="many"))
+
+
+# -- writing ----------------------------------------------------------------------------------
+def test_writing_a_new_file(tmp_path: Path) -> None:
+    out = tmp_path / "airflow.cfg"
+    assert write_config(render("local", sample_environ("local")), out) is None
+    assert parsed(out.read_text())["core"]["executor"] == "LocalExecutor"
+
+
+def test_an_existing_file_is_never_overwritten_without_force(tmp_path: Path) -> None:
+    out = tmp_path / "airflow.cfg"
+    out.write_text("[core]\nexecutor = Mine\n")
+    with pytest.raises(RenderRefused, match="already exists: pass --force"):
+        write_config(render("local", sample_environ("local")), out)
+    assert out.read_text() == "[core]\nexecutor = Mine\n"
+
+
+def test_force_keeps_a_timestamped_backup(tmp_path: Path) -> None:
+    out = tmp_path / "airflow.cfg"
+    out.write_text("old\n")
+    now = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+    backup = write_config(render("local", sample_environ("local")), out, force=True, now=now)
+    assert backup == tmp_path / "airflow.cfg.bak-20260102T030405"
+    assert backup.read_text() == "old\n"
+    assert "executor = LocalExecutor" in out.read_text()
+
+
+def test_force_twice_keeps_both_backups(tmp_path: Path) -> None:
+    out = tmp_path / "airflow.cfg"
+    out.write_text("first\n")
+    now = dt.datetime(2026, 1, 2, tzinfo=dt.UTC)
+    rendered = render("local", sample_environ("local"))
+    first = write_config(rendered, out, force=True, now=now)
+    second = write_config(rendered, out, force=True, now=now)
+    assert first != second
+    assert first is not None and first.read_text() == "first\n"
+
+
+def run_cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_cli_refuses_weak_secrets_before_writing_anything(tmp_path: Path) -> None:
+    out = tmp_path / "airflow.cfg"
+    env = {"PATH": "/usr/bin:/bin", **sample_environ("celery", AIRFLOW_OPS_JWT_SECRET="jwt")}
+    proc = run_cli("--profile", "celery", "--out", str(out), env=env, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "AIRFLOW_OPS_JWT_SECRET is shorter than 32 bytes" in proc.stderr
+    assert not out.exists()
+
+
+def test_cli_refuses_a_bad_profile_before_writing_anything(tmp_path: Path) -> None:
+    out = tmp_path / "airflow.cfg"
+    proc = run_cli("--profile", "Local", "--out", str(out), env={"PATH": "/usr/bin:/bin"}, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "unknown profile 'Local'" in proc.stderr
+    assert not out.exists()
+
+
+def test_cli_writes_the_passwords_file_private(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", **sample_environ("local")}
+    pw = tmp_path / "passwords.json"
+    proc = run_cli(
+        "--profile",
+        "local",
+        "--out",
+        str(tmp_path / "airflow.cfg"),
+        "--passwords-file",
+        str(pw),
+        env=env,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert pw.stat().st_mode & 0o777 == 0o600
+    assert env["AIRFLOW_OPS_ADMIN_PASSWORD"] not in proc.stderr + proc.stdout
+
+
+def test_cli_list_documents_every_variable_with_its_default(tmp_path: Path) -> None:
+    proc = run_cli(
+        "--profile",
+        "celery",
+        "--list",
+        env={"PATH": "/usr/bin:/bin", **sample_environ("celery")},
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "AIRFLOW_OPS_PARALLELISM" in proc.stdout and "32" in proc.stdout
+    assert "AIRFLOW_OPS_CELERY_BROKER_URL" in proc.stdout
+
+
+def test_rendering_the_same_content_again_is_a_no_op(tmp_path: Path) -> None:
+    out = tmp_path / "airflow.cfg"
+    rendered = render("local", sample_environ("local"))
+    write_config(rendered, out)
+    assert write_config(rendered, out) is None
+    assert write_config(rendered, out, force=True) is None
+    assert [p.name for p in tmp_path.iterdir()] == ["airflow.cfg"]

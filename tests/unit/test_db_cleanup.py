@@ -1,0 +1,151 @@
+"""Pure logic of the metadata DB cleanup: table catalogue, windows, CLI output, backup gate, config."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+from typing import Any
+
+import pytest
+
+from airflow_ops.config import parse_config
+from airflow_ops.config.db_cleanup import DbCleanupConfig
+from airflow_ops.dbclean.backup_gate import BackupNotVerifiedError, check_latest_backup, require_recent_backup
+from airflow_ops.dbclean.plan import groups, windows
+from airflow_ops.dbclean.runner import parse_found_rows, source_table
+from airflow_ops.dbclean.tables import DEPENDENTS, EXCLUDED_TABLES, RECENCY_COLUMNS, effective_tables
+from airflow_ops.exceptions import ConfigError
+
+NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
+
+
+def _cfg(**kw: Any) -> DbCleanupConfig:
+    cfg = parse_config({"kind": "db_cleanup", "dag_id": "x", **kw})
+    assert isinstance(cfg, DbCleanupConfig)
+    return cfg
+
+
+def test_table_catalogue_matches_the_installed_airflow() -> None:
+    from airflow.utils.db_cleanup import config_dict
+
+    known = {k: v for k, v in config_dict.items() if k != "session"}
+    assert {k: v.recency_column_name for k, v in known.items()} == RECENCY_COLUMNS
+    assert {k: tuple(v.dependent_tables) for k, v in known.items() if v.dependent_tables} == DEPENDENTS
+
+
+def test_effective_tables_put_dependents_first() -> None:
+    assert effective_tables(["dag_run"]) == [
+        "task_instance_history",
+        "xcom",
+        "task_instance",
+        "task_state_store",
+        "deadline",
+        "dag_run",
+    ]
+
+
+@pytest.mark.parametrize("table", sorted(EXCLUDED_TABLES))
+def test_tables_with_known_clean_problems_are_refused_with_the_reason(table: str) -> None:
+    with pytest.raises(ConfigError, match=r"excluded on Airflow 3\.3\.2"):
+        _cfg(tables=[table])
+
+
+def test_unknown_table_is_refused() -> None:
+    with pytest.raises(ConfigError, match="not a table"):
+        _cfg(tables=["dag_runs"])
+
+
+def test_dependent_retention_longer_than_its_parent_is_refused() -> None:
+    with pytest.raises(ConfigError, match="purges task_instance rows with dag_run"):
+        _cfg(
+            tables=["dag_run", "task_instance"], retention_days=30, table_retention_days={"task_instance": 60}
+        )
+
+
+def test_default_schedule_is_the_backup_asset() -> None:
+    assert _cfg().schedule == "backup_asset"
+
+
+def test_groups_by_retention_longest_first() -> None:
+    got = groups(["log", "dag_run", "job"], {"log": 30, "dag_run": 90, "job": 30})
+    assert [(g.retention_days, g.tables) for g in got] == [(90, ("dag_run",)), (30, ("log", "job"))]
+
+
+def test_windows_walk_from_the_oldest_row_to_the_cutoff_oldest_first() -> None:
+    final = NOW - dt.timedelta(days=30)
+    cuts = windows(NOW - dt.timedelta(days=100), final, window_days=30, max_windows=12)
+    assert len(cuts) == 3 and cuts[-1] == final and cuts == sorted(cuts)
+
+
+def test_windows_widen_to_respect_the_cap() -> None:
+    final = NOW - dt.timedelta(days=30)
+    cuts = windows(NOW - dt.timedelta(days=1000), final, window_days=1, max_windows=5)
+    assert len(cuts) == 5 and cuts[-1] == final
+
+
+def test_no_window_when_nothing_is_older_than_the_cutoff() -> None:
+    assert windows(NOW - dt.timedelta(days=3), NOW - dt.timedelta(days=30), 30, 12) == []
+    assert windows(None, NOW, 30, 12) == []
+
+
+def test_dry_run_output_is_parsed_per_table() -> None:
+    out = (
+        "Performing dry run for db cleanup.\n\nPerforming dry run for table log\n"
+        "Found 12 rows meeting deletion criteria.\n\nPerforming dry run for table job\n"
+        "Found 0 rows meeting deletion criteria.\n"
+    )
+    assert parse_found_rows(out) == {"log": 12, "job": 0}
+
+
+@pytest.mark.parametrize(
+    ("name", "table"),
+    [
+        ("_airflow_deleted__log__20261123120000", "log"),
+        ("_airflow_deleted__task_instance_history__20261123120000__b3", "task_instance_history"),
+    ],
+)
+def test_archive_table_maps_to_its_source(name: str, table: str) -> None:
+    assert source_table(name) == table
+
+
+class FakeS3:
+    """In-memory stand-in for the one call the gate makes (pure-logic test)."""
+
+    class exceptions:
+        class NoSuchKey(Exception):
+            pass
+
+    def __init__(self, pointer: dict[str, Any] | None) -> None:
+        self.pointer = pointer
+
+    def get_object(self, Bucket: str, Key: str) -> dict[str, Any]:
+        if self.pointer is None:
+            raise self.exceptions.NoSuchKey(Key)
+        return {"Body": io.BytesIO(json.dumps(self.pointer).encode())}
+
+
+def _pointer(hours: float) -> dict[str, Any]:
+    return {"format": 1, "key": "k", "verified_at": (NOW - dt.timedelta(hours=hours)).isoformat()}
+
+
+def test_recent_verified_backup_passes_the_gate() -> None:
+    status = check_latest_backup(FakeS3(_pointer(2)), "b", "p", 26, now=NOW)
+    assert status.ok and require_recent_backup(status, override=False) == []
+
+
+def test_stale_backup_is_refused() -> None:
+    status = check_latest_backup(FakeS3(_pointer(48)), "b", "p", 26, now=NOW)
+    with pytest.raises(BackupNotVerifiedError, match=r"48\.0 h old"):
+        require_recent_backup(status, override=False)
+
+
+def test_missing_pointer_is_refused_naming_where_it_looked() -> None:
+    status = check_latest_backup(FakeS3(None), "bkt", "pre", 26, now=NOW)
+    with pytest.raises(BackupNotVerifiedError, match=r"s3://bkt/pre/latest-verified\.json"):
+        require_recent_backup(status, override=False)
+
+
+def test_param_override_turns_the_refusal_into_a_warning() -> None:
+    status = check_latest_backup(FakeS3(None), "b", "p", 26, now=NOW)
+    assert "overridden" in require_recent_backup(status, override=True)[0]

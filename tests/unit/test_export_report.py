@@ -1,0 +1,67 @@
+"""The config export run report: counts and names, never values."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_ops.config import parse_config
+from airflow_ops.pipelines import config_export_tasks as tasks
+
+CFG = parse_config({"kind": "config_export", "dag_id": "x", "bucket": "b-exports", "note_conn_id": None})
+
+
+def _summary(**diff: list[str]) -> dict[str, Any]:
+    names = {
+        f: diff.get(f, [])
+        for f in (
+            "added_variables",
+            "removed_variables",
+            "changed_variables",
+            "added_connections",
+            "removed_connections",
+            "changed_connections",
+        )
+    }
+    return {
+        "variables": 3,
+        "connections": 2,
+        "bucket": "b-exports",
+        "object_key": "p/k.aopscx",
+        "object_bytes": 10,
+        "encrypted": True,
+        "key_id": "abc",
+        "dry_run": False,
+        "diff": {"previous": "p/old.aopscx", "comparable": True, **names},
+        "diff_total": sum(len(v) for v in names.values()),
+        "warnings": [],
+    }
+
+
+def test_report_names_changed_keys_and_conn_ids(caplog: Any) -> None:
+    caplog.set_level("INFO")
+    out = tasks.report(
+        CFG,
+        _summary(changed_variables=["db_password"], added_connections=["pg_new"]),  # type: ignore[arg-type]
+        {"exports": 3, "expired": [], "deleted": 0},
+        "x",
+        "run1",
+    )
+    rows = {r["change"]: r for r in out["rows"]}
+    assert rows["changed variables"] == {"change": "changed variables", "count": 1, "names": "db_password"}
+    assert rows["added connections"]["names"] == "pg_new"
+    assert out["summary"]["changes since previous"] == 2
+    assert "db_password" in caplog.text
+
+
+def test_first_export_is_labelled_as_such() -> None:
+    summary = _summary(added_variables=["a"])
+    summary["diff"]["previous"] = None
+    out = tasks.report(CFG, summary, {"exports": 1, "expired": [], "deleted": 0}, "x", "run1")  # type: ignore[arg-type]
+    assert out["summary"]["changes since previous"] == "first export"
+
+
+def test_unencrypted_export_is_flagged_in_the_summary() -> None:
+    summary = _summary()
+    summary["encrypted"] = False
+    out = tasks.report(CFG, summary, {"exports": 1, "expired": [], "deleted": 0}, "x", "run1")  # type: ignore[arg-type]
+    assert out["summary"]["encrypted"] == "NO"

@@ -1,0 +1,230 @@
+"""The log sweep on synthetic trees with traps: each trap has its expected outcome."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from airflow_ops.config import parse_config
+from airflow_ops.config.log_cleanup import LogCleanupConfig
+from airflow_ops.exceptions import ConfigError
+from airflow_ops.logcleanup.roots import DangerousRootError, LogRoot, check_root
+from airflow_ops.logcleanup.sweep import DAY, LogSweeper, RetentionPolicy, RootStats
+
+NOW = time.time()
+
+
+def touch(path: Path, age_days: float, body: bytes = b'{"event": "log line"}\n') -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(body)
+    ts = NOW - age_days * DAY
+    os.utime(path, (ts, ts))
+    return path
+
+
+def age_dirs(root: Path, age_days: float) -> None:
+    """Give every directory under root (not root) an old mtime, as real old run directories have."""
+    ts = NOW - age_days * DAY
+    for dirpath, dirnames, _ in os.walk(root, topdown=False):
+        for d in dirnames:
+            p = Path(dirpath) / d
+            if not p.is_symlink():
+                os.utime(p, (ts, ts))
+
+
+def task_log(root: Path, dag: str, run: str, task: str, attempt: int = 1) -> Path:
+    return root / f"dag_id={dag}" / f"run_id={run}" / f"task_id={task}" / f"attempt={attempt}.log"
+
+
+def sweep(root: Path, *, dry_run: bool = False, **policy: Any) -> RootStats:
+    pol = RetentionPolicy(policy.pop("retention_days", 30), now=NOW, **policy)
+    return LogSweeper(pol, dry_run=dry_run).sweep("task-logs", str(root), dag_layout=True)
+
+
+def test_expired_files_are_deleted_and_recent_ones_kept(tmp_path: Path) -> None:
+    old = touch(task_log(tmp_path, "d", "r1", "t"), 40)
+    new = touch(task_log(tmp_path, "d", "r2", "t"), 3)
+    stats = sweep(tmp_path)
+    assert not old.exists() and new.exists()
+    assert (stats.files_deleted, stats.files_kept) == (1, 1)
+    assert stats.per_dag == {"d": [1, len(b'{"event": "log line"}\n')]}
+
+
+def test_per_dag_retention_overrides_the_default(tmp_path: Path) -> None:
+    kept = touch(task_log(tmp_path, "keep_me", "r", "t"), 40)
+    gone = touch(task_log(tmp_path, "other", "r", "t"), 40)
+    sweep(tmp_path, per_dag_days={"keep_me": 90})
+    assert kept.exists() and not gone.exists()
+
+
+def test_safety_window_protects_a_file_even_when_retention_is_shorter(tmp_path: Path) -> None:
+    live = touch(task_log(tmp_path, "d", "r", "t"), 0.5)
+    stats = sweep(tmp_path, retention_days=0.1, safety_window_hours=24)
+    assert live.exists()
+    assert stats.skipped["within_safety_window"] == 1
+
+
+def test_old_run_directory_with_a_recent_file_keeps_that_file(tmp_path: Path) -> None:
+    old = touch(task_log(tmp_path, "d", "r", "t1"), 40)
+    recent = touch(task_log(tmp_path, "d", "r", "t2"), 0.1)
+    age_dirs(tmp_path, 40)
+    stats = sweep(tmp_path)
+    assert recent.exists() and not old.exists()
+    assert recent.parent.parent.is_dir()
+    assert stats.dirs_removed == 1  # only task_id=t1
+
+
+def test_empty_directories_are_removed_but_never_the_root(tmp_path: Path) -> None:
+    touch(task_log(tmp_path, "d", "r", "t"), 40)
+    age_dirs(tmp_path, 40)
+    stats = sweep(tmp_path)
+    assert tmp_path.is_dir() and list(tmp_path.iterdir()) == []
+    assert stats.dirs_removed == 3  # dag_id=, run_id=, task_id=
+
+
+def test_a_recently_created_empty_directory_is_kept(tmp_path: Path) -> None:
+    fresh = tmp_path / "dag_id=d" / "run_id=new"
+    fresh.mkdir(parents=True)
+    sweep(tmp_path)
+    assert fresh.is_dir()
+
+
+def test_symlink_to_a_directory_outside_the_root_leaves_the_target_untouched(tmp_path: Path) -> None:
+    root, outside = tmp_path / "logs", tmp_path / "precious"
+    target = touch(outside / "data.log", 400)
+    touch(task_log(root, "d", "r", "t"), 40)
+    (root / "dag_id=d" / "escape").symlink_to(outside, target_is_directory=True)
+    stats = sweep(root)
+    assert target.exists()
+    assert (root / "dag_id=d" / "escape").is_symlink()
+    assert stats.skipped["symlink"] == 1
+
+
+def test_dag_processor_latest_symlink_is_kept(tmp_path: Path) -> None:
+    day = tmp_path / "2026-01-01"
+    old = touch(day / "bundle" / "dag.py.log", 40)
+    (tmp_path / "latest").symlink_to(day, target_is_directory=True)
+    stats = LogSweeper(RetentionPolicy(30, now=NOW), dry_run=False).sweep("dag-processor", str(tmp_path))
+    assert not old.exists()
+    assert (tmp_path / "latest").is_symlink()
+    assert stats.skipped["symlink"] == 1
+
+
+def test_unreadable_file_is_reported_and_not_deleted(tmp_path: Path) -> None:
+    locked = touch(task_log(tmp_path, "d", "r", "t"), 40)
+    locked.chmod(0)
+    stats = sweep(tmp_path)
+    assert locked.exists()
+    assert stats.skipped["unreadable"] == 1
+
+
+def test_non_utf8_name_is_counted_and_handled(tmp_path: Path) -> None:
+    run_dir = task_log(tmp_path, "d", "r", "t").parent
+    run_dir.mkdir(parents=True)
+    raw = os.path.join(os.fsencode(run_dir), b"attempt=1-\xff\xfe.log")
+    with open(raw, "wb") as fh:
+        fh.write(b"x")
+    os.utime(raw, (NOW - 40 * DAY, NOW - 40 * DAY))
+    stats = sweep(tmp_path)
+    assert not os.path.exists(raw)
+    assert stats.non_utf8_names == 1
+    assert stats.files_deleted == 1
+
+
+def test_file_vanishing_mid_walk_is_counted_not_fatal(tmp_path: Path) -> None:
+    a = touch(task_log(tmp_path, "d", "r", "t", 1), 40)
+    b = touch(task_log(tmp_path, "d", "r", "t", 2), 40)
+
+    class VanishingArchiver:
+        """Deletes the sibling when the first file is handed over, as a concurrent cleaner would."""
+
+        def add(self, dir_fd: int, name: str, relpath: str, st: os.stat_result) -> None:
+            for p in (a, b):
+                if p.name != name and p.exists():
+                    p.unlink()
+
+        def finish(self) -> None:
+            pass
+
+    pol = RetentionPolicy(30, now=NOW)
+    stats = LogSweeper(pol, dry_run=False, archiver_factory=lambda path, st: VanishingArchiver()).sweep(
+        "task-logs", str(tmp_path), dag_layout=True
+    )
+    assert stats.skipped["vanished"] == 1
+    assert stats.files_deleted == 1
+
+
+def test_dry_run_deletes_nothing_but_counts(tmp_path: Path) -> None:
+    old = touch(task_log(tmp_path, "d", "r", "t"), 40)
+    age_dirs(tmp_path, 40)
+    stats = sweep(tmp_path, dry_run=True)
+    assert old.exists()
+    assert stats.files_deleted == 1 and stats.dirs_removed == 3 and stats.dry_run
+
+
+def test_nested_root_is_left_to_its_own_sweep(tmp_path: Path) -> None:
+    nested = tmp_path / "dag_processor"
+    inner = touch(nested / "2026-01-01" / "x.log", 40)
+    st = nested.stat()
+    stats = LogSweeper(RetentionPolicy(30, now=NOW), dry_run=False, skip_dirs={(st.st_dev, st.st_ino)}).sweep(
+        "task-logs", str(tmp_path), dag_layout=True
+    )
+    assert inner.exists()
+    assert stats.skipped["nested_root"] == 1
+
+
+def test_missing_root_is_reported_not_fatal(tmp_path: Path) -> None:
+    stats = sweep(tmp_path / "nope")
+    assert stats.error and "missing" in stats.error
+
+
+@pytest.mark.parametrize(
+    ("path", "match"),
+    [
+        pytest.param("/", "system directory", id="slash"),
+        pytest.param("/var/log", "system directory", id="system-dir"),
+        pytest.param("relative/logs", "not an absolute path", id="relative"),
+        pytest.param("{home}", "home directory", id="home"),
+        pytest.param("{dags}", "dags_folder", id="dags-folder"),
+        pytest.param("{dags}/..", "dags_folder", id="parent-of-dags"),
+        pytest.param("{dags}/sub", "dags_folder", id="inside-dags"),
+    ],
+)
+def test_dangerous_roots_are_refused(tmp_path: Path, path: str, match: str) -> None:
+    dags, home = tmp_path / "dags", "/nonexistent-home/alice"
+    dags.mkdir()
+    root = LogRoot("x", path.format(dags=dags, home=home), source="[logging] base_log_folder")
+    with pytest.raises(DangerousRootError, match=match):
+        check_root(root, {"[core] dags_folder": str(dags)}, homes={home})
+
+
+def test_a_plain_log_directory_is_accepted(tmp_path: Path) -> None:
+    (tmp_path / "logs").mkdir()
+    root = LogRoot("x", str(tmp_path / "logs"))
+    assert check_root(root, {"[core] dags_folder": str(tmp_path / "dags")}, homes=set()) == str(
+        tmp_path / "logs"
+    )
+
+
+def _cfg(**kw: Any) -> LogCleanupConfig:
+    cfg = parse_config({"kind": "log_cleanup", "dag_id": "x", **kw})
+    assert isinstance(cfg, LogCleanupConfig)
+    return cfg
+
+
+def test_config_refuses_slash_as_extra_root() -> None:
+    with pytest.raises(ConfigError, match="extra_roots"):
+        _cfg(extra_roots=["/"])
+
+
+def test_config_refuses_duplicate_queues() -> None:
+    with pytest.raises(ConfigError, match="worker_queues"):
+        _cfg(worker_queues=["a", "a"])
+
+
+def test_dag_processor_logs_go_to_the_first_queue_by_default() -> None:
+    assert _cfg(worker_queues=["w1", "w2"]).effective_dag_processor_queue == "w1"
