@@ -72,8 +72,28 @@ def settle(stack: AirflowStack, pg: PostgresServer, db: str, expected: set[str])
             lambda: active_dags(pg, db) == expected or import_errors(pg, db), 300, f"DAGs {sorted(expected)}"
         )
     except TimeoutError as exc:
-        raise AssertionError(f"{exc}\n{stack.component_log('dag-processor')[-3000:]}") from None
+        raise AssertionError(f"{exc}\n{diagnosis(stack, pg, db, expected)}") from None
     time.sleep(12)
+
+
+def diagnosis(stack: AirflowStack, pg: PostgresServer, db: str, expected: set[str]) -> str:
+    """What the dag-processor recorded and said, for a failure message that explains itself."""
+    rows = query(pg, db, "SELECT dag_id, is_stale, bundle_name, relative_fileloc FROM dag ORDER BY dag_id")
+    log = stack.component_log("dag-processor")
+    notable = [ln for ln in log.splitlines() if any(w in ln.lower() for w in ("warn", "error", "exception"))]
+    return "\n".join(
+        [
+            f"expected: {sorted(expected)}",
+            f"dag rows: {rows}",
+            f"import errors: {import_errors(pg, db)}",
+            "dag-processor warnings/errors (last 40):",
+            *notable[-40:],
+            "dag-processor log head:",
+            log[:3000],
+            "dag-processor log tail:",
+            log[-3000:],
+        ]
+    )
 
 
 def test_a_fresh_clone_of_the_repository_is_a_dags_folder(
@@ -144,7 +164,7 @@ def test_git_dag_bundle_tracks_the_synced_branch(
                 lambda: active_dags(pg_server, fresh_db) == expected - {removed}, 120, f"{removed} to go"
             )
         except TimeoutError as exc:
-            raise AssertionError(f"{exc}\n{stack.component_log('dag-processor')[-3000:]}") from None
+            raise AssertionError(f"{exc}\n{diagnosis(stack, pg_server, fresh_db, expected)}") from None
         assert import_errors(pg_server, fresh_db) == []
     finally:
         stack.stop()
