@@ -137,6 +137,12 @@ def test_verified_backup_emits_the_asset_and_moves_the_pointer(
             (backup_run["run"].run_id,),
         )
         assert cur.fetchone()[0] == 1
+        # The DB cleanup DAG schedules on the asset by name: the event queued a run of it.
+        cur.execute(
+            "SELECT q.target_dag_id FROM asset_dag_run_queue q JOIN asset a ON a.id = q.asset_id"
+            " WHERE a.name = 'airflow_ops_metadata_backup_verified'"
+        )
+        assert [r[0] for r in cur.fetchall()] == ["ops_db_cleanup"]
     conn.close()
     pointer = read_latest_verified(s3_server.client(), BUCKET, PREFIX)
     assert pointer is not None

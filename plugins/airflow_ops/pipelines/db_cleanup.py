@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk import DAG, Param
+from airflow.sdk import DAG
 
 from airflow_ops.config.db_cleanup import BACKUP_ASSET_SCHEDULE, DbCleanupConfig
-from airflow_ops.steps import MaintenanceStep
+from airflow_ops.params import form_param
+from airflow_ops.steps import maintenance_step
 
 _TASKS = "airflow_ops.pipelines.db_cleanup_tasks"
 
@@ -15,12 +16,14 @@ _TASKS = "airflow_ops.pipelines.db_cleanup_tasks"
 def build(cfg: DbCleanupConfig, dag_kwargs: dict[str, Any]) -> DAG:
     schedule: Any = dag_kwargs.pop("schedule")
     if schedule == BACKUP_ASSET_SCHEDULE:
-        from airflow_ops.assets import METADATA_BACKUP_VERIFIED
+        from airflow_ops.assets import METADATA_BACKUP_VERIFIED_REF
 
-        schedule = METADATA_BACKUP_VERIFIED
+        schedule = METADATA_BACKUP_VERIFIED_REF
     dag_kwargs["params"] = {
-        "dry_run": Param(False, type="boolean", description="Count what would be purged; delete nothing."),
-        "skip_backup_check": Param(
+        "dry_run": form_param(
+            False, type="boolean", description="Count what would be purged; delete nothing."
+        ),
+        "skip_backup_check": form_param(
             False,
             type="boolean",
             description=(
@@ -29,25 +32,25 @@ def build(cfg: DbCleanupConfig, dag_kwargs: dict[str, Any]) -> DAG:
         ),
     }
     with DAG(schedule=schedule, **dag_kwargs) as dag:
-        gate = MaintenanceStep(
+        gate = maintenance_step(
             task_id="check_backup",
             task_display_name="Require a recent verified backup",
             step=f"{_TASKS}:check_backup_step",
             cfg=cfg,
         )
-        clean = MaintenanceStep(
+        clean = maintenance_step(
             task_id="clean",
             task_display_name="airflow db clean (windows)",
             step=f"{_TASKS}:clean_step",
             cfg=cfg,
         )
-        archive = MaintenanceStep(
+        archive = maintenance_step(
             task_id="archive",
             task_display_name="Export archive to S3, then drop it",
             step=f"{_TASKS}:archive_step",
             cfg=cfg,
         )
-        report = MaintenanceStep(
+        report = maintenance_step(
             task_id="report", task_display_name="Report", step=f"{_TASKS}:report_step", cfg=cfg, retries=0
         )
         gate >> clean >> archive >> report

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk import DAG, Param
+from airflow.sdk import DAG
 
 from airflow_ops.config.log_cleanup import LogCleanupConfig
-from airflow_ops.steps import MaintenanceStep
+from airflow_ops.params import form_param
+from airflow_ops.steps import maintenance_step
 
 _TASKS = "airflow_ops.pipelines.log_cleanup_tasks"
 
@@ -18,18 +19,20 @@ def sweep_task_id(queue: str) -> str:
 
 def build(cfg: LogCleanupConfig, dag_kwargs: dict[str, Any]) -> DAG:
     dag_kwargs["params"] = {
-        "retention_days": Param(
+        "retention_days": form_param(
             cfg.retention_days,
             type="integer",
             minimum=1,
             description="Delete log files older than this many days (per-DAG overrides still apply).",
         ),
-        "dry_run": Param(False, type="boolean", description="List what would be deleted; delete nothing."),
+        "dry_run": form_param(
+            False, type="boolean", description="List what would be deleted; delete nothing."
+        ),
     }
     with DAG(schedule=dag_kwargs.pop("schedule"), **dag_kwargs) as dag:
         # One task per queue, so each Celery worker (each disk) is cleaned exactly once.
         sweeps = [
-            MaintenanceStep(
+            maintenance_step(
                 task_id=sweep_task_id(q),
                 task_display_name=f"Sweep logs ({q})",
                 queue=q,
@@ -39,7 +42,7 @@ def build(cfg: LogCleanupConfig, dag_kwargs: dict[str, Any]) -> DAG:
             for q in cfg.worker_queues
         ]
         # On the first worker queue: a queue listed in config is known to have a consumer.
-        report = MaintenanceStep(
+        report = maintenance_step(
             task_id="report",
             task_display_name="Report",
             queue=cfg.worker_queues[0],
