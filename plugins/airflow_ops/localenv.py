@@ -231,6 +231,9 @@ class AirflowStack:
                     home / "logs" / "dag_processor"
                 ),
                 "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+                # Default is <tmp>/airflow/dag_bundles, shared by every Airflow on the machine: a
+                # stale git bundle left there by another run makes the next one fetch a dead remote.
+                "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_STORAGE_PATH": str(home / "dag_bundles"),
                 "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "30",
                 "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
                 "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "True",
