@@ -8,10 +8,10 @@ from typing import Any
 
 from airflow_ops.export.crypto import ExportKey, open_sealed
 from airflow_ops.export.model import Snapshot, VariableEntry
-from airflow_ops.export.retention import RetentionPolicy
 from airflow_ops.export.service import export_snapshot
 from airflow_ops.export.store import base_prefix, delete_exports, list_exports
 from airflow_ops.localenv import MotoServer
+from airflow_ops.retention import GfsPolicy
 
 BUCKET = "airflow-ops-exports"
 KEY = ExportKey("store-test-key-" + "x" * 30)
@@ -59,7 +59,7 @@ def test_retention_deletes_object_and_manifest_of_expired_exports(s3_server: Mot
     for i in range(5):
         _export(client, prefix, DAY + dt.timedelta(days=i), a=str(i))
     refs = list_exports(client, BUCKET, base_prefix(prefix, "d"))
-    policy = RetentionPolicy(keep_last=2, keep_daily=0, keep_weekly=0, keep_monthly=0)
+    policy = GfsPolicy(keep_last=2, keep_daily=0, keep_weekly=0, keep_monthly=0)
     assert delete_exports(client, BUCKET, policy.select_expired(refs, lambda r: r.when)) == 3
     left = client.list_objects_v2(Bucket=BUCKET, Prefix=base_prefix(prefix, "d"))["Contents"]
     assert len(left) == 4  # 2 objects + 2 manifests

@@ -1,9 +1,7 @@
-"""Grandfather-father-son retention of backups.
+"""Retention of backups: grandfather-father-son over the verified ones, plus safety rules.
 
-Semantics follow restic's ``--keep-daily/--keep-weekly/--keep-monthly``: for the last N
-*distinct* days (ISO weeks, months) that have a verified backup, keep the newest backup of that
-day (week, month). Counting only periods that have backups means a pause in backups never eats
-the remaining history. On top of the policy:
+The daily/weekly/monthly counting is :class:`airflow_ops.retention.GfsPolicy` (restic's
+semantics), applied to *verified* backups only. On top of it:
 
 * the newest verified backup is always kept;
 * backups newer than the newest verified one are kept (in flight or awaiting a re-run);
@@ -12,14 +10,14 @@ the remaining history. On top of the policy:
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_ops.backup.catalog import BackupEntry, list_backups
 from airflow_ops.backup.errors import BackupError
+from airflow_ops.retention import GfsPolicy
 
 log = logging.getLogger(__name__)
 
@@ -36,27 +34,18 @@ class RetentionPolicy:
 
     def keep_reasons(self, backups: Sequence[BackupEntry]) -> dict[str, list[str]]:
         """folder -> why it is kept, for every backup the policy keeps."""
-        verified = sorted((b for b in backups if b.verified), key=lambda b: b.when, reverse=True)
-        reasons: dict[str, list[str]] = {}
-        buckets: list[tuple[str, int, Callable[[dt.datetime], Hashable]]] = [
-            ("daily", self.daily, lambda w: w.date()),
-            ("weekly", self.weekly, lambda w: tuple(w.isocalendar())[:2]),
-            ("monthly", self.monthly, lambda w: (w.year, w.month)),
-        ]
-        for label, limit, period in buckets:
-            seen: set[Hashable] = set()
-            for backup in verified:
-                if len(seen) >= limit:
-                    break
-                key = period(backup.when)
-                if key not in seen:
-                    seen.add(key)
-                    reasons.setdefault(backup.folder, []).append(label)
+        verified = [b for b in backups if b.verified]
+        gfs = GfsPolicy(keep_daily=self.daily, keep_weekly=self.weekly, keep_monthly=self.monthly)
+        reasons = {
+            b.folder: why
+            for b, why in zip(verified, gfs.reasons(verified, lambda b: b.when), strict=True)
+            if why
+        }
         if verified:
-            reasons.setdefault(verified[0].folder, []).append("newest verified")
-            newest_verified = verified[0].when
+            newest = max(verified, key=lambda b: b.when)
+            reasons.setdefault(newest.folder, []).append("newest verified")
             for backup in backups:
-                if not backup.verified and backup.when > newest_verified:
+                if not backup.verified and backup.when > newest.when:
                     reasons.setdefault(backup.folder, []).append("newer than newest verified")
         else:
             for backup in backups:

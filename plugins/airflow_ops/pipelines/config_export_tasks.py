@@ -111,8 +111,8 @@ def export(cfg: ConfigExportConfig, dag_run: Any, dry_run: bool) -> dict[str, An
 
 
 def apply_retention(cfg: ConfigExportConfig, summary: dict[str, Any], dry_run: bool) -> dict[str, Any]:
-    from airflow_ops.export.retention import RetentionPolicy
     from airflow_ops.export.store import base_prefix, delete_exports, list_exports
+    from airflow_ops.retention import GfsPolicy
 
     result: dict[str, Any] = {"exports": 0, "expired": [], "deleted": 0, "dry_run": dry_run}
     client = s3_client(cfg.aws_conn_id)
@@ -121,7 +121,7 @@ def apply_retention(cfg: ConfigExportConfig, summary: dict[str, Any], dry_run: b
     if not summary.get("uploaded") and not dry_run:
         result["skipped"] = "this run uploaded nothing, so nothing is deleted"
         return result
-    policy = RetentionPolicy(**cfg.retention.model_dump())
+    policy = GfsPolicy(**cfg.retention.model_dump())
     # Never expire the export this run just verified, whatever its date.
     expired = [
         r for r in policy.select_expired(refs, lambda r: r.when) if r.object_key != summary["object_key"]
