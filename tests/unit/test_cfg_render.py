@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import configparser
 import datetime as dt
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -327,3 +328,22 @@ def test_rendering_the_same_content_again_is_a_no_op(tmp_path: Path) -> None:
     assert write_config(rendered, out) is None
     assert write_config(rendered, out, force=True) is None
     assert [p.name for p in tmp_path.iterdir()] == ["airflow.cfg"]
+
+
+def test_a_dag_bundle_list_comes_with_its_own_storage_path() -> None:
+    environ = sample_environ("kubernetes")
+    bundles = json.dumps(
+        [{"name": "airflow-ops", "classpath": "airflow.providers.git.bundles.git.GitDagBundle", "kwargs": {}}]
+    )
+    environ["AIRFLOW_OPS_DAG_BUNDLE_CONFIG_LIST"] = bundles
+    cfg = parsed(render("kubernetes", environ).text)
+    assert cfg["dag_processor"]["dag_bundle_config_list"] == bundles
+    assert cfg["dag_processor"]["dag_bundle_storage_path"] == "/opt/airflow/dag_bundles"
+    environ["AIRFLOW_OPS_DAG_BUNDLE_STORAGE_PATH"] = "/data/bundles"
+    assert (
+        parsed(render("kubernetes", environ).text)["dag_processor"]["dag_bundle_storage_path"]
+        == "/data/bundles"
+    )
+    assert not parsed(render("local", sample_environ("local")).text).has_option(
+        "dag_processor", "dag_bundle_storage_path"
+    )
