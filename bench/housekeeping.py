@@ -125,13 +125,16 @@ def bench_vs_find(work: Path, files: int = 100_000, rounds: int = 4) -> dict[str
 
 
 _RSS_CHILD = """
-import resource, sys, time
+import sys, time
 sys.path[:0] = [sys.argv[2]]
 from airflow_ops.logcleanup.sweep import LogSweeper, RetentionPolicy
 # Judge the tree a year from now: every file is past retention and gets deleted.
 policy = RetentionPolicy(30, now=time.time() + 400 * 86400)
 stats = LogSweeper(policy, dry_run=False).sweep("bench", sys.argv[1], dag_layout=True)
-print(stats.files_deleted, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+# VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss across fork/exec, so a child started
+# by a big parent (this bench, once it has imported Airflow) would report the parent's peak.
+hwm_kb = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+print(stats.files_deleted, hwm_kb)
 """
 
 
