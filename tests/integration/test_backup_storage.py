@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psycopg2
+import pytest
 
 from airflow_ops.backup.catalog import list_backups
 from airflow_ops.backup.dump import run_backup
@@ -202,3 +203,39 @@ def test_fernet_key_goes_to_its_own_encrypted_location_and_reports_only_a_finger
     assert stored["fernet_key"] == secret
     assert client.head_object(Bucket="airflow-ops-archive", Key=key)["ServerSideEncryption"] == "AES256"
     assert secret not in status.as_text() and status.fingerprint in status.as_text()
+
+
+def test_fernet_key_to_secrets_manager_through_the_aws_connection(
+    s3_server: MotoServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The task-side path: config -> AWS connection (endpoint from its extra) -> Secrets Manager."""
+    import boto3
+    import yaml
+    from cryptography.fernet import Fernet
+
+    from airflow_ops.config import parse_config
+    from airflow_ops.pipelines.metadata_backup_tasks import save_fernet_key
+
+    raw = yaml.safe_load((REPO / "config" / "ops_metadata_backup.yml").read_text())
+    secret_id = f"airflow-ops/fernet-{uuid.uuid4().hex[:8]}"
+    raw["fernet_key_backup"] = {
+        "type": "secretsmanager",
+        "secret_id": secret_id,
+        "aws_conn_id": "ops_sm_test",
+    }
+    cfg = parse_config(raw, "test")
+    monkeypatch.setenv("AIRFLOW_CONN_OPS_SM_TEST", s3_server.aws_conn_uri())
+    sm = boto3.client(
+        "secretsmanager",
+        endpoint_url=s3_server.endpoint_url,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name="us-east-1",
+    )
+    for _ in range(2):  # first run creates the secret, a rotated key becomes its new version
+        key = Fernet.generate_key().decode()
+        monkeypatch.setenv("AIRFLOW__CORE__FERNET_KEY", key)
+        status = save_fernet_key(cfg)
+        assert status.stored and status.location == f"secretsmanager:{secret_id}"
+        assert key not in status.as_text()
+        assert json.loads(sm.get_secret_value(SecretId=secret_id)["SecretString"])["fernet_key"] == key
