@@ -3,7 +3,8 @@
 * ``log_cleanup_vs_find_ratio``: 100k log files in the real ``dag_id=/run_id=/task_id=/attempt=``
   layout, 75% past retention; the bundle's sweep (files only, like the baseline) divided by
   ``find ROOT -type f -mtime +N -delete`` on an identical copy made in the same round: the median
-  of 4 per-round ratios, each side going first in half the rounds (disk noise cancels in pairs).
+  of 4 per-round ratios; over the rounds each side gets the first-made copy and the first turn
+  equally often (both matter on disk).
   Target <= 1.2.
 * ``log_cleanup_with_dirs_vs_find_ratio``: the sweep with empty-directory removal against
   ``find -type f -mtime +N -delete`` followed by ``find -type d -empty -delete`` (one round).
@@ -92,16 +93,23 @@ def bench_vs_find(work: Path, files: int = 100_000, rounds: int = 4) -> dict[str
     ours: list[float] = []
     theirs: list[float] = []
     for i in range(rounds):
-        a, b = work / f"a{i}", work / f"b{i}"
-        _copy(base, a)
-        _copy(base, b)
+        first, second = work / f"first{i}", work / f"second{i}"
+        _copy(base, first)
+        _copy(base, second)
         os.sync()
-        if i % 2:
+        # The copy made first is measurably slower to delete on this disk, whatever deletes it,
+        # and the second runner can pay for the first one's writeback. Over 4 rounds each side
+        # gets each copy and each turn equally often (sync between the runs, too).
+        a, b = (first, second) if i % 2 == 0 else (second, first)
+        if (i // 2) % 2:
             theirs.append(_find(b, False))
+            os.sync()
             ours.append(_sweep(a, False))
         else:
             ours.append(_sweep(a, False))
+            os.sync()
             theirs.append(_find(b, False))
+        _progress(f"round {i + 1}: sweep {ours[-1]:.2f}s, find {theirs[-1]:.2f}s")
         left_a = sum(len(f) for _, _, f in os.walk(a))
         left_b = sum(len(f) for _, _, f in os.walk(b))
         assert left_a == left_b == made // 4, (left_a, left_b)
