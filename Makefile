@@ -22,7 +22,9 @@ $(UV):
 
 $(STAMP): requirements/lock.txt | $(UV)
 	test -x $(BIN)/python || $(UV) venv -q --python $(PYTHON) $(VENV)
-	$(UV) pip sync -q --python $(BIN)/python --require-hashes requirements/lock.txt
+	@# --compile-bytecode: with PYTHONDONTWRITEBYTECODE set (common in CI and images) every Airflow
+	@# process would otherwise recompile its imports from source on each start.
+	$(UV) pip sync -q --compile-bytecode --python $(BIN)/python --require-hashes requirements/lock.txt
 	touch $@
 
 venv: $(STAMP) ## Build .venv from the committed lock (no unpinned resolution)
