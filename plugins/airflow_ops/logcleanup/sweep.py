@@ -234,27 +234,20 @@ class LogSweeper:
                         kept = True
                         stats.note_skip("unreadable", _printable(rel + name))
                         continue
-                    if archiver is not None:
-                        try:
+                    try:
+                        if archiver is not None:
                             archiver.add(dfd, name, rel + name, st)
-                        except FileNotFoundError:
-                            stats.note_skip("vanished", _printable(rel + name))
-                            continue
-                        except PermissionError:
-                            kept = True
-                            stats.note_skip("unreadable", _printable(rel + name))
-                            continue
-                        kept = True  # deleted after the upload is confirmed
-                    elif not dry_run:
-                        try:
+                        elif not dry_run:
                             unlink(name, dir_fd=dfd)
-                        except FileNotFoundError:
-                            stats.note_skip("vanished", _printable(rel + name))
-                            continue
-                        except PermissionError:
-                            kept = True
-                            stats.note_skip("unreadable", _printable(rel + name))
-                            continue
+                    except FileNotFoundError:
+                        stats.note_skip("vanished", _printable(rel + name))
+                        continue
+                    except PermissionError:
+                        kept = True
+                        stats.note_skip("unreadable", _printable(rel + name))
+                        continue
+                    if archiver is not None:
+                        kept = True  # deleted after the upload is confirmed
                     deleted += 1
                     freed += st.st_size
         finally:
