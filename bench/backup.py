@@ -128,6 +128,14 @@ def _worker(spec: dict[str, Any]) -> None:
     print(json.dumps({"wall": wall, "peak_rss_mb": hwm_kb / 1024, "size": manifest.size_bytes}))
 
 
+def _empty_bucket(moto: Any) -> None:
+    client = moto.client()
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET):
+        keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+        if keys:
+            client.delete_objects(Bucket=BUCKET, Delete={"Objects": keys, "Quiet": True})
+
+
 def run() -> dict[str, float]:
     from airflow_ops.localenv import MotoServer, PostgresServer
 
@@ -149,6 +157,7 @@ def run() -> dict[str, float]:
         for run in range(REPEATS):  # alternate, so load changes hit both sides alike
             dumps.append(_pg_dump_seconds(pg, big))
             backups.append(_backup(pg, moto, big, 10 + run))
+            _empty_bucket(moto)  # moto keeps objects in its memory; S3 does not slow down with them
             print(
                 f"  run {run}: pg_dump {dumps[-1]:.1f}s, backup {backups[-1]['wall']:.1f}s, "
                 f"peak RSS {backups[-1]['peak_rss_mb']:.0f} MB, dump {backups[-1]['size'] / 1e6:.0f} MB"
