@@ -17,7 +17,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from stat import S_IRUSR, S_ISLNK, S_ISREG
+from stat import S_ISLNK, S_ISREG
 from typing import Any, Protocol
 
 DAY = 86_400.0
@@ -228,9 +228,7 @@ class LogSweeper:
                         if mtime < retention_cutoff:
                             stats.note_skip("within_safety_window", _printable(rel + name))
                         continue
-                    if not (st.st_uid == euid and mode & S_IRUSR) and not readable_by_us(
-                        st, euid, self._groups
-                    ):
+                    if not readable_by_us(st, euid, self._groups):
                         kept = True
                         stats.note_skip("unreadable", _printable(rel + name))
                         continue
