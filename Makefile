@@ -7,7 +7,8 @@ STAMP := $(VENV)/.installed-lock
 # uv lives in its own tool venv: `uv pip sync` keeps .venv exactly equal to the lock.
 TOOLS := .tools
 UV := $(TOOLS)/bin/uv
-export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR)
+# plugins/ (runtime package), tools/ (the airflow-ops command) and the root (tests.harness for demo/bench).
+export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR)/tools:$(CURDIR)
 
 .DEFAULT_GOAL := help
 .PHONY: help venv lock generate check-generated lint typecheck test test-unit test-integration demo bench clean
@@ -20,11 +21,13 @@ $(UV):
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/python -m pip install -q --disable-pip-version-check uv==0.13.9
 
-$(STAMP): requirements/lock.txt | $(UV)
+$(STAMP): requirements/lock.txt pyproject.toml | $(UV)
 	test -x $(BIN)/python || $(UV) venv -q --python $(PYTHON) $(VENV)
 	@# --compile-bytecode: with PYTHONDONTWRITEBYTECODE set (common in CI and images) every Airflow
 	@# process would otherwise recompile its imports from source on each start.
 	$(UV) pip sync -q --compile-bytecode --python $(BIN)/python --require-hashes requirements/lock.txt
+	@# The project itself, editable and without dependencies: puts `airflow-ops` on .venv/bin.
+	$(UV) pip install -q --no-deps --python $(BIN)/python -e .
 	touch $@
 
 venv: $(STAMP) ## Build .venv from the committed lock (no unpinned resolution)
@@ -33,10 +36,10 @@ lock: | $(UV) ## Re-resolve requirements/requirements.in into the hashed lock
 	$(UV) pip compile requirements/requirements.in -o requirements/lock.txt --python-version 3.11 --generate-hashes
 
 generate: $(STAMP) ## Render config/*.yml into dags/*.py
-	$(BIN)/python scripts/generate_dags.py
+	$(BIN)/airflow-ops generate
 
 check-generated: $(STAMP) ## Fail when dags/ differs from what the generator would write
-	$(BIN)/python scripts/generate_dags.py --check
+	$(BIN)/airflow-ops generate --check
 
 lint: $(STAMP) ## ruff (with the AIR rules)
 	$(BIN)/ruff check .
@@ -54,8 +57,8 @@ test-integration: $(STAMP) ## Tests against real PostgreSQL, S3 and Airflow proc
 test: $(STAMP) check-generated lint typecheck ## Everything CI runs: drift check, lint, types, the whole suite
 	$(BIN)/pytest tests
 
-demo: $(STAMP) ## Local Airflow with the bundle: run every DAG once under the real scheduler
-	$(BIN)/python scripts/demo.py
+demo: $(STAMP) ## Local Airflow with the bundle: run every DAG once under the real scheduler (DEMO_ARGS=--keep)
+	$(BIN)/python scripts/demo.py $(DEMO_ARGS)
 
 bench: $(STAMP) ## Write bench-results.json
 	$(BIN)/python scripts/bench.py --output bench-results.json
@@ -66,4 +69,4 @@ clean: ## Remove the virtualenv and caches
 .PHONY: validate
 validate: $(STAMP) check-generated ## Drift check, DAG import/policy tests, airflow.cfg profiles: lint + Airflow schema
 	$(BIN)/pytest -q -p no:cacheprovider tests/dags
-	$(BIN)/python scripts/render_cfg.py --validate-all
+	$(BIN)/airflow-ops render-cfg --validate-all

@@ -137,7 +137,7 @@ def _empty_bucket(moto: Any) -> None:
 
 
 def run() -> dict[str, float]:
-    from airflow_ops.localenv import MotoServer, PostgresServer
+    from tests.harness import MotoServer, PostgresServer
 
     pg = PostgresServer()
     moto = MotoServer().start()

@@ -24,7 +24,7 @@ from airflow_ops.connections import PostgresTarget
 from airflow_ops.export.crypto import ExportKey
 from airflow_ops.export.reader import read_snapshot
 from airflow_ops.export.service import export_snapshot
-from airflow_ops.localenv import MotoServer, PostgresServer, venv_bin
+from tests.harness import MotoServer, PostgresServer, venv_bin
 
 N_VARIABLES = 5000
 N_CONNECTIONS = 5000

@@ -175,8 +175,9 @@ def bench_db(rows: int = 2_000_000) -> dict[str, float]:
     from airflow_ops.config import parse_config
     from airflow_ops.connections import PostgresTarget
     from airflow_ops.dbclean import runner
-    from airflow_ops.localenv import MotoServer, PostgresServer, venv_bin
-    from airflow_ops.pipelines.db_cleanup_tasks import run_clean
+    from airflow_ops.dbclean.service import run_clean
+    from airflow_ops.kinds.db_cleanup.tasks import clean_settings
+    from tests.harness import MotoServer, PostgresServer, venv_bin
 
     pg = PostgresServer()
     dbname = pg.create_database("airflow_ops_bench")
@@ -216,7 +217,7 @@ def bench_db(rows: int = 2_000_000) -> dict[str, float]:
         os.environ["AIRFLOW_HOME"] = str(home)
         try:
             started = time.perf_counter()
-            cleaned = run_clean(cfg, target, dry_run=False)  # type: ignore[arg-type]
+            cleaned = run_clean(target, clean_settings(cfg), dry_run=False)  # type: ignore[arg-type]
             archived = runner.export_and_drop(
                 runner.DbCli(target), client, "bench-archive", "db-cleanup/bench"
             )
@@ -227,7 +228,7 @@ def bench_db(rows: int = 2_000_000) -> dict[str, float]:
                     os.environ.pop(k, None)
                 else:
                     os.environ[k] = v
-        deleted = sum(r["deleted"] for r in cleaned["tables"])
+        deleted = sum(r["rows_purged"] for r in cleaned["tables"])
         assert archived["dropped"] and deleted > rows // 2, (deleted, archived)
         shutil.rmtree(home, ignore_errors=True)
         return {

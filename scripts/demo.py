@@ -15,21 +15,14 @@ import json
 import shutil
 import sys
 import time
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "plugins"))
+from airflow_ops.report import RunReport
+from airflow_ops.steps import REPORT_KEY
+from tests.harness import AirflowStack, MotoServer, PostgresServer, airflow_stack, demo_env
 
-from airflow_ops.localenv import (  # noqa: E402
-    AirflowStack,
-    MotoServer,
-    PostgresServer,
-    airflow_stack,
-    demo_env,
-)
-from airflow_ops.report import RunReport  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 # Order matters: the DB cleanup refuses to run without a fresh verified backup.
 ORDER = ("health_probe", "metadata_backup", "config_export", "log_cleanup", "db_cleanup")
@@ -65,13 +58,12 @@ def _kind(dag_file: Path) -> str:
     return "zz"
 
 
-def _report(stack: AirflowStack, dag_id: str, run_id: str) -> dict[str, Any] | None:
+def _report(stack: AirflowStack, dag_id: str, run_id: str) -> RunReport | None:
     tis = stack.api().get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 100})
     for ti in sorted(tis["task_instances"], key=lambda t: t.get("end_date") or "", reverse=True):
-        for key in ("report", "return_value"):
-            value = stack.xcom(dag_id, run_id, ti["task_id"], key)
-            if isinstance(value, dict) and "title" in value and "summary" in value:
-                return value
+        report = RunReport.from_dict(stack.xcom(dag_id, run_id, ti["task_id"], REPORT_KEY) or {})
+        if report is not None:
+            return report
     return None
 
 
@@ -112,8 +104,7 @@ def main(argv: list[str] | None = None) -> int:
                 report = _report(stack, dag_id, run.run_id)
                 print(f"<<< {dag_id}: {run.state.upper()}  tasks: {json.dumps(run.task_states)}")
                 if report:
-                    known = {f.name for f in fields(RunReport)}
-                    print(RunReport(**{k: v for k, v in report.items() if k in known}).render_table())
+                    print(report.render_table())
                 if run.state != "success":
                     failures += 1
                     print(run.log_text()[-2500:])

@@ -1,47 +1,9 @@
 #!/usr/bin/env python3
-"""Render config/*.yml into dags/*.py. ``--check`` exits 1 when dags/ has drifted."""
+"""Kept for existing cron jobs and docs: the same as `airflow-ops generate`."""
 
-from __future__ import annotations
-
-import argparse
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "plugins"))
-
-from airflow_ops.exceptions import ConfigError  # noqa: E402
-from airflow_ops.generator import render_all, stale_files  # noqa: E402
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--config-dir", type=Path, default=ROOT / "config")
-    parser.add_argument("--dags-dir", type=Path, default=ROOT / "dags")
-    parser.add_argument("--check", action="store_true", help="only report drift; write nothing")
-    args = parser.parse_args(argv)
-    try:
-        rendered = render_all(args.config_dir, args.dags_dir, ROOT)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    differ, orphans = stale_files(rendered, args.dags_dir)
-    if args.check:
-        for path in differ:
-            print(f"drift: {path} differs from what {path.stem} config renders; run `make generate`")
-        for path in orphans:
-            print(f"drift: {path} was generated but its config is gone; run `make generate`")
-        return 1 if differ or orphans else 0
-    args.dags_dir.mkdir(parents=True, exist_ok=True)
-    for r in rendered:
-        if r.dag_path in differ:
-            r.dag_path.write_text(r.text)
-            print(f"wrote {r.dag_path}")
-    for path in orphans:
-        path.unlink()
-        print(f"removed {path} (no config)")
-    return 0
-
+from airflow_ops_tools.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(["generate", *sys.argv[1:]]))

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from airflow_ops.localenv import AirflowStack, MotoServer, PostgresServer, airflow_stack, free_port
+from tests.harness import AirflowStack, MotoServer, PostgresServer, airflow_stack, free_port
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -28,7 +28,3 @@ class MissingConnectionError(AirflowOpsError):
             f"(Admin -> Connections), with `airflow connections add {conn_id} --conn-uri ...`, "
             f"or set the environment variable {env}='{example_uri}' on every worker."
         )
-
-
-class HealthCheckFailed(AirflowOpsError):
-    """One or more health checks are unhealthy."""

@@ -1,47 +1,50 @@
-"""Build a DAG from a validated config: the only thing a file in ``dags/`` calls.
+"""Build a DAG from a DAG file's literal: the only thing a file in ``dags/`` calls.
 
-Parse-time work is limited to validating an in-memory mapping and declaring tasks: no file,
-database or network I/O happens here.
+The literal is the full config that ``airflow-ops generate`` validated and wrote (every default
+filled in), so parsing reads it as plain data: no pydantic model, Jinja environment, file,
+database or network access happens here. Each task validates the same literal into its kind's
+typed model when it runs (``airflow_ops.steps``), so a hand-edited DAG file still fails loudly.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import importlib
+from collections.abc import Mapping
 from typing import Any
 
 from airflow.sdk import DAG
 
-from airflow_ops.config import CommonConfig, parse_config
 from airflow_ops.notifiers import failure_notifiers
+from airflow_ops.registry import KINDS
 
 
-def dag_kwargs(cfg: CommonConfig, doc_md: str) -> dict[str, Any]:
+def dag_kwargs(spec: Mapping[str, Any], doc_md: str) -> dict[str, Any]:
     """The DAG arguments every maintenance DAG shares (policy enforced by tests/dags)."""
-    notifiers = failure_notifiers(cfg.alerts)
+    start = dt.date.fromisoformat(str(spec["start_date"]))
     return {
-        "dag_id": cfg.dag_id,
-        "description": cfg.description or None,
-        "schedule": cfg.schedule,
-        "start_date": dt.datetime.combine(cfg.start_date, dt.time(), tzinfo=dt.UTC),
+        "dag_id": spec["dag_id"],
+        "description": spec.get("description") or None,
+        "schedule": spec["schedule"],
+        "start_date": dt.datetime.combine(start, dt.time(), tzinfo=dt.UTC),
         "catchup": False,
         "max_active_runs": 1,
-        "dagrun_timeout": dt.timedelta(minutes=cfg.dagrun_timeout_minutes),
-        "tags": cfg.tags,
+        "dagrun_timeout": dt.timedelta(minutes=spec["dagrun_timeout_minutes"]),
+        "tags": list(spec["tags"]),
         "doc_md": doc_md,
         "default_args": {
-            "owner": cfg.owner,
-            "retries": cfg.retries,
-            "retry_delay": dt.timedelta(minutes=cfg.retry_delay_minutes),
-            "on_failure_callback": notifiers,
+            "owner": spec["owner"],
+            "retries": spec["retries"],
+            "retry_delay": dt.timedelta(minutes=spec["retry_delay_minutes"]),
+            "on_failure_callback": failure_notifiers(spec.get("alerts") or {}),
         },
     }
 
 
-def build_dag(doc_md: str | None, raw: dict[str, Any], source: str = "<dag file>") -> DAG:
-    """Validate ``raw`` and build the DAG of its kind (``airflow_ops.pipelines.<kind>.build``)."""
-    cfg = parse_config(raw, source)
-    kind = raw["kind"]
-    pipeline = importlib.import_module(f"airflow_ops.pipelines.{kind}")
-    dag: DAG = pipeline.build(cfg, dag_kwargs(cfg, doc_md or cfg.description or cfg.dag_id))
-    return dag
+def build_dag(doc_md: str | None, spec: dict[str, Any], source: str = "<dag file>") -> DAG:
+    """Build the DAG of ``spec['kind']`` (a row of ``airflow_ops.registry.KINDS``)."""
+    kind = spec.get("kind")
+    if kind not in KINDS:
+        raise ValueError(
+            f"{source}: kind must be one of {', '.join(KINDS)} (got {kind!r}); run `make generate`"
+        )
+    return KINDS[kind].build(spec, dag_kwargs(spec, doc_md or spec.get("description") or spec["dag_id"]))

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from airflow_ops.config.health_probe import HealthThresholds
+from airflow_ops.kinds.health_probe.schema import HealthThresholds
 
 COMPONENTS = ("metadatabase", "scheduler", "triggerer", "dag_processor")
 

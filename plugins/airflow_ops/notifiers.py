@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from airflow.sdk import BaseNotifier
-
-from airflow_ops.config.common import AlertsConfig
 
 log = logging.getLogger(__name__)
 
@@ -91,17 +89,20 @@ class EmailNotifier(BaseNotifier):
         log.info("Failure alert e-mailed to %d recipient(s) via %s", len(self.to), self.conn_id)
 
 
-def failure_notifiers(alerts: AlertsConfig) -> list[Callable[..., Any]]:
-    """Notifiers for every task's ``on_failure_callback`` (runs once, after the last retry)."""
+def failure_notifiers(alerts: Mapping[str, Any]) -> list[Callable[..., Any]]:
+    """Notifiers for every task's ``on_failure_callback`` (runs once, after the last retry).
+
+    ``alerts``: the validated ``alerts`` block of a DAG file's literal (``airflow_ops.schema.AlertsConfig``).
+    """
     notifiers: list[Callable[..., Any]] = []
-    if alerts.email:
+    email = alerts.get("email")
+    if email:
         notifiers.append(
-            EmailNotifier(
-                to=alerts.email.to, conn_id=alerts.email.conn_id, from_email=alerts.email.from_email
-            )
+            EmailNotifier(to=list(email["to"]), conn_id=email["conn_id"], from_email=email.get("from_email"))
         )
-    if alerts.webhook:
+    webhook = alerts.get("webhook")
+    if webhook:
         notifiers.append(
-            WebhookNotifier(conn_id=alerts.webhook.conn_id, timeout_seconds=alerts.webhook.timeout_seconds)
+            WebhookNotifier(conn_id=webhook["conn_id"], timeout_seconds=webhook["timeout_seconds"])
         )
     return notifiers

@@ -1,57 +1,182 @@
-"""The run report every maintenance DAG ends with: JSON in XCom, a table in the log, a DAG run note.
+"""The run report every maintenance DAG ends with, and its fixed, versioned schema.
+
+One :class:`RunReport` per run, whatever the kind or the mode. The top level is the same for
+every kind (``kind``, ``dag_id``, ``run_id``, ``mode``, ``ok``, ``started_at``, ``ended_at``,
+``duration_s``, ``warnings``); ``metrics`` holds the kind's typed, snake_case headline numbers,
+declared once per kind as :class:`Metric` rows (``airflow_ops.kinds.<kind>.METRICS``). The XCom
+payload, the log table and the DAG run note all render from it; the Maintenance page and the
+metrics read it. The keys never change with the mode: a dry run reports what it *would* do
+under the same names, with ``mode: dry_run``.
 
 A report holds only counts, sizes, keys and verdicts: never secret values.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 log = logging.getLogger(__name__)
+
+#: Bumped when a top-level field or a metric's meaning changes; readers treat other versions as no data.
+SCHEMA_VERSION = 1
+Mode = Literal["dry_run", "apply"]
+MetricType = Literal["gauge", "counter", "timing"]
+_PY_TYPES: dict[str, tuple[type, ...]] = {"int": (int,), "float": (int, float), "bool": (bool,)}
+NOTE_LIMIT = 1000  # the REST API's cap on a DAG run note
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One headline figure of a kind: its report key, metric type, unit and meaning."""
+
+    name: str
+    type: MetricType
+    unit: str
+    help: str
+    value_type: Literal["int", "float", "bool"] = "float"
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Where a run stopped: the step, its one-line reason, what was done and what was not."""
+
+    step: str
+    reason: str
+    done: list[str] = field(default_factory=list)
+    not_done: list[str] = field(default_factory=list)
 
 
 @dataclass
 class RunReport:
+    kind: str
     dag_id: str
     run_id: str
     title: str
-    ok: bool = True
-    summary: dict[str, Any] = field(default_factory=dict)
-    rows: list[dict[str, Any]] = field(default_factory=list)
+    mode: Mode
+    ok: bool
+    started_at: str
+    ended_at: str
+    duration_s: float
+    #: The headline figures in words, e.g. ``backup 12.3 MB verified, 9.5 s``: the note's first line.
+    headline: str = ""
+    metrics: dict[str, int | float | bool | None] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    #: Human-readable label -> value lines, in display order (the log table and the note).
+    details: dict[str, Any] = field(default_factory=dict)
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    failure: Failure | None = None
+    schema_version: int = SCHEMA_VERSION
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    # -- rendering ------------------------------------------------------------------------------
+    def status(self) -> str:
+        """``OK``, ``OK, 1 warning: <first warning>``, ``FAILED at <step>: <reason>``."""
+        if self.failure is not None:
+            return f"FAILED at {self.failure.step}: {self.failure.reason}"
+        if not self.ok:
+            return "FAILED" + (f": {self.warnings[0]}" if self.warnings else "")
+        if self.warnings:
+            n = len(self.warnings)
+            return f"OK, {n} warning{'s' if n > 1 else ''}: {self.warnings[0]}"
+        return "OK"
+
+    def first_line(self) -> str:
+        dry = " (dry run)" if self.mode == "dry_run" else ""
+        line = f"{self.title}{dry}: {self.status()}"
+        return f"{line} | {self.headline}" if self.headline else line
 
     def render_table(self) -> str:
-        """A short, fixed-width table for the task log."""
-        lines = [f"== {self.title}: {'OK' if self.ok else 'FAILED'} ({self.dag_id} / {self.run_id}) =="]
-        width = max((len(k) for k in self.summary), default=0)
-        lines += [f"  {k.ljust(width)}  {_fmt(v)}" for k, v in self.summary.items()]
+        """A short, fixed-width table for the task log: status, warnings, figures, rows."""
+        lines = [f"== {self.first_line()} ({self.dag_id} / {self.run_id}) =="]
+        lines += [f"  WARNING: {w}" for w in self.warnings]
+        if self.failure is not None:
+            lines.append(f"  done: {', '.join(self.failure.done) or 'nothing'}")
+            lines.append(f"  not done: {', '.join(self.failure.not_done) or 'nothing'}")
+        shown = {"mode": self.mode, "duration_s": self.duration_s, **self.details}
+        width = max(len(k) for k in shown)
+        lines += [f"  {k.ljust(width)}  {_fmt(v)}" for k, v in shown.items()]
         if self.rows:
             cols = list(dict.fromkeys(k for row in self.rows for k in row))
             widths = {c: max(len(c), *(len(_fmt(r.get(c, ""))) for r in self.rows)) for c in cols}
             lines.append("  " + "  ".join(c.ljust(widths[c]) for c in cols))
             lines.append("  " + "  ".join("-" * widths[c] for c in cols))
             lines += ["  " + "  ".join(_fmt(r.get(c, "")).ljust(widths[c]) for c in cols) for r in self.rows]
-        lines += [f"  WARNING: {w}" for w in self.warnings]
         return "\n".join(lines)
 
-    def render_note(self, limit: int = 1000) -> str:
-        """Markdown for the DAG run note (the API caps notes at 1000 characters)."""
-        parts = [f"**{self.title}: {'OK' if self.ok else 'FAILED'}**", ""]
-        parts += [f"- {k}: {_fmt(v)}" for k, v in self.summary.items()]
-        parts += [f"- ⚠ {w}" for w in self.warnings]
-        text = "\n".join(parts)
-        return text if len(text) <= limit else text[: limit - 1] + "…"
+    def render_note(self, limit: int = NOTE_LIMIT) -> str:
+        """Markdown for the DAG run note. The UI shows the first line; warnings come next and are kept
+        whole when the note is cut (details are dropped from the end first)."""
+        head = [f"**{self.first_line()}**", ""]
+        head += [f"- ⚠ {w}" for w in self.warnings]
+        if self.failure is not None:
+            head.append(f"- done: {', '.join(self.failure.done) or 'nothing'}")
+            head.append(f"- not done: {', '.join(self.failure.not_done) or 'nothing'}")
+        tail = [f"- duration: {_fmt(self.duration_s)} s"] + [
+            f"- {k}: {_fmt(v)}" for k, v in self.details.items()
+        ]
+        text = "\n".join(head)
+        if len(text) > limit:
+            return text[: limit - 1] + "…"
+        for line in tail:
+            if len(text) + 1 + len(line) > limit - 2:
+                return text + "\n…"
+            text += "\n" + line
+        return text
+
+    # -- (de)serialisation ---------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunReport | None:
+        """A report read back from XCom, or ``None`` for another schema version or a non-report."""
+        if not isinstance(data, Mapping) or data.get("schema_version") != SCHEMA_VERSION:
+            return None
+        try:
+            values = dict(data)
+            failure = values.pop("failure", None)
+            return cls(**values, failure=Failure(**failure) if failure else None)
+        except TypeError:
+            return None
+
+
+def check_metrics(report: RunReport, declared: Sequence[Metric]) -> list[str]:
+    """Every problem of ``report.metrics`` against the kind's declaration (empty when it conforms)."""
+    problems: list[str] = []
+    names = {m.name for m in declared}
+    for key in report.metrics:
+        if key not in names:
+            problems.append(f"{report.kind}: metric {key!r} is not declared")
+    for metric in declared:
+        if metric.name not in report.metrics:
+            problems.append(f"{report.kind}: metric {metric.name!r} is missing (use None for 'not measured')")
+            continue
+        value = report.metrics[metric.name]
+        want = _PY_TYPES[metric.value_type]
+        if value is not None and (
+            not isinstance(value, want) or (metric.value_type != "bool" and isinstance(value, bool))
+        ):
+            problems.append(
+                f"{report.kind}: metric {metric.name!r} should be {metric.value_type}, got {value!r}"
+            )
+    return problems
 
 
 def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.3f}".rstrip("0").rstrip(".") if value % 1 else str(int(value))
     return str(value)
+
+
+def mb(n: float) -> str:
+    return f"{n / 1e6:.1f} MB"
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 def publish(report: RunReport, note_conn_id: str | None) -> dict[str, Any]:

@@ -1,54 +1,250 @@
-"""``MaintenanceStep``: the one operator the bundle's DAGs declare.
+"""``MaintenanceStep``: the one operator the bundle's DAGs declare, and the :class:`Run` it hands a step.
 
-A step names a library function (``"module:function"``) that receives the validated config and
-the task context. Declaring a step costs less at parse time than a ``@task`` (no signature
-inspection), and keeps every line of logic in the library, importable and unit-testable.
+A step is a plain function of a kind's ``tasks`` module, ``func(cfg, run, **upstream)``: ``cfg`` is
+the kind's validated config, ``run`` the :class:`Run` (dates, params, ids), and each keyword is the
+result of an upstream step, wired by passing the upstream *operator* (not a task-id string) to
+:func:`step`. A typo is therefore a ``NameError`` at parse time, and ``tests/dags`` checks every
+step's signature against its wiring.
+
+The report step of a DAG (``report=True``) runs whatever happened upstream: it returns a
+:class:`~airflow_ops.report.RunReport` that the operator completes (kind, ids, start, end, duration),
+logs, writes as the run note and pushes to XCom (key ``report``). When an upstream step failed, the
+operator reports that failure instead (which step, its one-line reason, what was and was not done)
+and still fails the run.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Sequence
-from typing import Any
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
+if TYPE_CHECKING:
+    from airflow_ops.report import RunReport
+
+StepFunc = Callable[..., Any]
+_ERROR_KEY = "error"
+REPORT_KEY = "report"
+_VALIDATED: dict[int, Any] = {}
+
+
+@dataclass(frozen=True)
+class Run:
+    """What a step may know about its run: ids, dates, params. No Airflow objects leak further."""
+
+    kind: str
+    dag_id: str
+    run_id: str
+    logical_date: dt.datetime | None
+    run_after: dt.datetime
+    started_at: dt.datetime
+    params: Mapping[str, Any]
+    queue: str
+    ti: Any = None
+
+    @property
+    def when(self) -> dt.datetime:
+        """The moment a run's outputs are keyed on: the logical date, else (manual runs) run_after."""
+        return (self.logical_date or self.run_after).astimezone(dt.UTC)
+
+    def param(self, name: str, default: Any = None) -> Any:
+        value = self.params.get(name)
+        return default if value is None else value
+
+    def report(self, **fields: Any) -> RunReport:
+        """A report of this run: the caller gives title, mode, ok and the figures; the envelope is filled."""
+        from airflow_ops.report import RunReport, utc_now
+
+        ended = utc_now()
+        return RunReport(
+            kind=self.kind,
+            dag_id=self.dag_id,
+            run_id=self.run_id,
+            started_at=self.started_at.isoformat(),
+            ended_at=ended.isoformat(),
+            duration_s=round((ended - self.started_at).total_seconds(), 3),
+            **fields,
+        )
+
+
+def _as_datetime(value: Any) -> dt.datetime | None:
+    if value is None or isinstance(value, dt.datetime):
+        return value
+    return dt.datetime.fromisoformat(str(value))
+
 
 class MaintenanceStep(BaseOperator):
-    """Run ``step(cfg, context)`` and push its return value to XCom. Declare with :func:`maintenance_step`."""
+    """Run one step function of a kind. Declare with :func:`step`."""
 
     template_fields: Sequence[str] = ()
     ui_color = "#e8f4ea"
-    step: str = ""
-    cfg: Any = None
+    func: StepFunc | None = None
+    spec: Mapping[str, Any] = {}
+    #: (argument name, upstream task ids, is a list) for every upstream result the function takes.
+    inputs: tuple[tuple[str, tuple[str, ...], bool], ...] = ()
+    is_report: bool = False
 
     def execute(self, context: Any) -> Any:
-        module_name, _, func_name = self.step.partition(":")
-        if not func_name:
-            raise ValueError(f"task {self.task_id!r}: step must be 'module:function' (got {self.step!r})")
-        func = getattr(importlib.import_module(module_name), func_name)
-        return func(self.cfg, context)
+        run = self._run(context)
+        cfg = _validated(self.spec)
+        if self.is_report:
+            return self._report(cfg, run, context)
+        try:
+            kwargs = {name: self._pull(context, ids, many) for name, ids, many in self.inputs}
+            assert self.func is not None
+            return self.func(cfg, run, **kwargs)
+        except Exception as exc:
+            # Recorded for the report step, which runs whatever happened here.
+            context["ti"].xcom_push(key=_ERROR_KEY, value={"step": self._label(), "reason": one_line(exc)})
+            raise
+
+    # -- internals -----------------------------------------------------------------------------
+    def _label(self) -> str:
+        return str(getattr(self, "task_display_name", None) or self.task_id)
+
+    def _run(self, context: Any) -> Run:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        dag_run = context["dag_run"]
+        conf = dict(getattr(dag_run, "conf", None) or {})
+        known = set(self.dag.params) if self.dag is not None else set()
+        unknown = sorted(set(conf) - known)
+        if unknown:
+            raise AirflowFailException(
+                f"unknown run param(s) {', '.join(map(repr, unknown))}: nothing was done; valid params of "
+                f"{dag_run.dag_id} are {', '.join(sorted(known)) or '(none)'}"
+            )
+        run_after = _as_datetime(getattr(dag_run, "run_after", None)) or dt.datetime.now(dt.UTC)
+        started = _as_datetime(getattr(dag_run, "start_date", None)) or run_after
+        return Run(
+            kind=str(self.spec.get("kind")),
+            dag_id=dag_run.dag_id,
+            run_id=dag_run.run_id,
+            logical_date=_as_datetime(getattr(dag_run, "logical_date", None)),
+            run_after=run_after,
+            started_at=started,
+            params=dict(context.get("params") or {}),
+            queue=str(self.queue),
+            ti=context["ti"],
+        )
+
+    def _pull(self, context: Any, task_ids: tuple[str, ...], many: bool) -> Any:
+        ti = context["ti"]
+        values = [ti.xcom_pull(task_ids=t) for t in task_ids]
+        return values if many else values[0]
+
+    def _report(self, cfg: Any, run: Run, context: Any) -> Any:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from airflow_ops.report import Failure, publish
+
+        ti = context["ti"]
+        steps = (
+            [t for t in self.dag.tasks if t is not self and isinstance(t, MaintenanceStep)]
+            if self.dag
+            else []
+        )
+        done, not_done, errors = [], [], []
+        for task in steps:
+            error = ti.xcom_pull(task_ids=task.task_id, key=_ERROR_KEY)
+            if error:
+                errors.append(error)
+                not_done.append(task._label())
+            elif ti.xcom_pull(task_ids=task.task_id) is None:
+                not_done.append(task._label())
+            else:
+                done.append(task._label())
+        note_conn_id = self.spec.get("note_conn_id")
+        if not_done:
+            first = (
+                errors[0]
+                if errors
+                else {"step": not_done[0], "reason": "ended without a result (see its log)"}
+            )
+            from airflow_ops.registry import kind_of
+
+            kind = kind_of(run.kind)
+            rep = run.report(
+                title=kind.title,
+                mode="dry_run" if run.param("dry_run", False) else "apply",
+                ok=False,
+                metrics=dict.fromkeys((m.name for m in kind.metrics), None),
+                failure=Failure(first["step"], first["reason"], done, not_done),
+            )
+            payload = publish(rep, note_conn_id)
+            ti.xcom_push(key=REPORT_KEY, value=payload)
+            raise AirflowFailException(f"{first['step']} failed: {first['reason']}")
+        kwargs = {name: self._pull(context, ids, many) for name, ids, many in self.inputs}
+        assert self.func is not None
+        rep = self.func(cfg, run, **kwargs)
+        from airflow_ops.registry import kind_of
+        from airflow_ops.report import check_metrics
+
+        problems = check_metrics(rep, kind_of(run.kind).metrics)
+        if problems:  # a defect of the bundle, not of the run: say so plainly
+            raise TypeError("report does not match its schema: " + "; ".join(problems))
+        payload = publish(rep, note_conn_id)
+        ti.xcom_push(key=REPORT_KEY, value=payload)
+        if not rep.ok:
+            raise AirflowFailException(rep.status())
+        return payload
 
 
-def maintenance_step(*, step: str, cfg: Any, **kwargs: Any) -> MaintenanceStep:
-    """Declare a :class:`MaintenanceStep` running ``step`` (``"module:function"``) with ``cfg``.
+def one_line(exc: BaseException) -> str:
+    """An exception as one line: its message, else its type (never a traceback)."""
+    text = " ".join(str(exc).split())
+    return text[:500] if text else type(exc).__name__
 
-    ``MaintenanceStep`` has no ``__init__`` of its own on purpose: Airflow wraps each operator
-    class's ``__init__`` to merge ``default_args`` and deep-copy the DAG's Params again, so a
-    subclass constructor costs about 20 µs more per task, every time the file is parsed.
+
+def _validated(spec: Mapping[str, Any]) -> Any:
+    """The kind's typed config for a DAG file's literal, validated once per process."""
+    key = id(spec)
+    if key not in _VALIDATED:
+        from airflow_ops.config import parse_config
+
+        _VALIDATED[key] = parse_config(dict(spec), f"DAG {spec.get('dag_id')!r}")
+    return _VALIDATED[key]
+
+
+Upstream = BaseOperator | Sequence[BaseOperator]
+
+
+def step(
+    func: StepFunc,
+    *,
+    spec: Mapping[str, Any],
+    task_id: str,
+    display: str,
+    upstream: Mapping[str, Upstream] | None = None,
+    after: Sequence[BaseOperator] = (),
+    report: bool = False,
+    **kwargs: Any,
+) -> MaintenanceStep:
+    """Declare a step, e.g. ``step(tasks.verify, spec=spec, task_id="verify", upstream={"backup": b}, ...)``.
+
+    ``upstream`` maps each keyword of ``func`` to the operator (or list of operators) whose result it
+    takes; they also become the step's upstream tasks, as do ``after``. ``MaintenanceStep`` has no
+    ``__init__`` of its own on purpose: Airflow wraps each operator class's ``__init__`` to merge
+    ``default_args`` and deep-copy Params, so a subclass constructor costs about 20 µs per task per parse.
     """
-    op = MaintenanceStep(**kwargs)
-    op.step = step
-    op.cfg = cfg
+    if report:
+        kwargs.setdefault("trigger_rule", "all_done")
+        kwargs.setdefault("retries", 0)
+    op = MaintenanceStep(task_id=task_id, task_display_name=display, **kwargs)
+    op.func = func
+    op.spec = spec
+    op.is_report = report
+    inputs = []
+    for name, ups in (upstream or {}).items():
+        many = not isinstance(ups, BaseOperator)
+        ops: list[BaseOperator] = [ups] if isinstance(ups, BaseOperator) else list(ups)
+        inputs.append((name, tuple(o.task_id for o in ops), many))
+        for o in ops:
+            o >> op
+    for o in after:
+        o >> op
+    op.inputs = tuple(inputs)
     return op
-
-
-def upstream(context: Any, task_id: str) -> Any:
-    """The return value of an upstream step in the same run."""
-    return context["ti"].xcom_pull(task_ids=task_id)
-
-
-def param(context: Any, name: str, default: Any = None) -> Any:
-    """A run param (trigger-form value or ``conf`` override), falling back to ``default``."""
-    value = (context.get("params") or {}).get(name)
-    return default if value is None else value

@@ -101,3 +101,36 @@ def test_parsing_needs_no_database_and_no_network(tmp_path: Path) -> None:
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["errors"] == {}
     assert result["dags"] == sorted(p.stem for p in DAG_FILES)
+
+
+@pytest.mark.parametrize("dag_file", DAG_FILES, ids=lambda p: p.stem)
+def test_every_step_resolves_and_its_upstream_wiring_matches_its_signature(
+    dagbag: Any, dag_file: Path
+) -> None:
+    """Steps are functions and upstream results are operators: check both against each signature."""
+    import inspect
+
+    from airflow_ops.steps import MaintenanceStep
+
+    dag = dagbag.dags[dag_file.stem]
+    steps = [t for t in dag.tasks if isinstance(t, MaintenanceStep)]
+    assert steps and len(steps) == len(dag.tasks)
+    assert sum(t.is_report for t in steps) == 1, "exactly one report step per DAG"
+    for task in steps:
+        assert callable(task.func), task.task_id
+        params = list(inspect.signature(task.func).parameters)
+        assert params[:2] == ["cfg", "run"], (task.task_id, params)
+        assert set(params[2:]) == {name for name, _, _ in task.inputs}, (task.task_id, params)
+        for _, ids, _ in task.inputs:
+            assert set(ids) <= set(task.upstream_task_ids), (task.task_id, ids)
+            assert all(i in dag.task_dict for i in ids)
+
+
+@pytest.mark.parametrize("dag_file", DAG_FILES, ids=lambda p: p.stem)
+def test_report_step_runs_whatever_happened_upstream(dagbag: Any, dag_file: Path) -> None:
+    dag = dagbag.dags[dag_file.stem]
+    [report] = [t for t in dag.tasks if getattr(t, "is_report", False)]
+    assert report.trigger_rule in ("all_done", "all_success") and (
+        report.trigger_rule == "all_done" or not report.upstream_task_ids
+    )
+    assert report.retries == 0

@@ -10,7 +10,7 @@ import psycopg2
 from airflow_ops.backup.dump import BackupRequest
 from airflow_ops.backup.layout import BackupLocation
 from airflow_ops.connections import PostgresTarget
-from airflow_ops.localenv import PostgresServer
+from tests.harness import PostgresServer
 
 BUCKET = "airflow-ops-backups"
 

@@ -17,7 +17,7 @@ from botocore.config import Config
 from airflow_ops.backup.dump import run_backup
 from airflow_ops.backup.errors import BackupSourceError, BackupTargetError, PgToolVersionError
 from airflow_ops.connections import PostgresTarget
-from airflow_ops.localenv import MotoServer, PostgresServer
+from tests.harness import MotoServer, PostgresServer
 from tests.integration.backup_helpers import BUCKET, fill, keys, open_uploads, request
 
 CHUNK = 5 << 20

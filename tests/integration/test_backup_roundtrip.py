@@ -18,7 +18,7 @@ import pytest
 from airflow_ops.backup.catalog import read_manifest
 from airflow_ops.backup.dump import count_rows, user_tables
 from airflow_ops.backup.pointer import read_latest_verified
-from airflow_ops.localenv import AirflowStack, MotoServer, PostgresServer
+from tests.harness import AirflowStack, MotoServer, PostgresServer
 
 REPO = Path(__file__).resolve().parents[2]
 DAG_ID = "ops_metadata_backup"
@@ -117,13 +117,17 @@ def test_backup_dag_succeeds_under_the_real_scheduler(backup_run: dict[str, Any]
 
 def test_report_gives_size_checksum_verification_and_fernet_warning(backup_run: dict[str, Any]) -> None:
     report = backup_run["report"]
-    summary = report["summary"]
+    summary = report["details"]
     assert summary["object"] == f"s3://{BUCKET}/{PREFIX}/{STAMP}/metadata.dump"
-    for field in ("size", "compression ratio", "duration s", "throughput MB/s", "sha256", "retention"):
+    for field in ("size", "compression ratio", "dump s", "throughput MB/s", "sha256", "retention"):
         assert summary[field] not in (None, "", 0), field
     assert summary["full restore"].startswith("ok (")
-    assert any("fernet_key_backup is not configured" in w for w in report["warnings"])
-    assert backup_run["run"].note and "Metadata DB backup: OK" in backup_run["run"].note
+    assert report["metrics"]["verified"] is True and report["metrics"]["backup_bytes"] > 0
+    assert report["mode"] == "apply" and report["duration_s"] > 0
+    assert any("fernet_key_backup is unset" in w for w in report["warnings"])
+    # The UI shows the note's first line: the warning must be in it.
+    first = (backup_run["run"].note or "").splitlines()[0]
+    assert first.startswith("**Metadata DB backup: OK, 1 warning: fernet key not backed up"), first
 
 
 def test_verified_backup_emits_the_asset_and_moves_the_pointer(

@@ -19,7 +19,7 @@ from airflow_ops.backup.dump import run_backup
 from airflow_ops.backup.layout import BackupLocation, stamp
 from airflow_ops.backup.pointer import mark_verified, read_latest_verified
 from airflow_ops.backup.retention import RetentionPolicy, apply_retention
-from airflow_ops.localenv import MotoServer, PostgresServer
+from tests.harness import MotoServer, PostgresServer
 from tests.integration.backup_helpers import BUCKET, fill, keys, request
 
 REPO = Path(__file__).resolve().parents[2]
@@ -214,7 +214,7 @@ def test_fernet_key_to_secrets_manager_through_the_aws_connection(
     from cryptography.fernet import Fernet
 
     from airflow_ops.config import parse_config
-    from airflow_ops.pipelines.metadata_backup_tasks import save_fernet_key
+    from airflow_ops.kinds.metadata_backup.tasks import save_fernet_key
 
     raw = yaml.safe_load((REPO / "config" / "ops_metadata_backup.yml").read_text())
     secret_id = f"airflow-ops/fernet-{uuid.uuid4().hex[:8]}"

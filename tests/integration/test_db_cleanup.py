@@ -10,7 +10,7 @@ import psycopg2
 import pytest
 
 from airflow_ops.backup.pointer import write_latest_verified
-from airflow_ops.localenv import AirflowStack, MotoServer
+from tests.harness import AirflowStack, MotoServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.airflow]
 DAG_ID = "ops_db_cleanup"
@@ -99,7 +99,8 @@ def test_refuses_without_a_recent_verified_backup(
 def test_dry_run_counts_and_deletes_nothing(
     airflow: AirflowStack, dry: dict[str, Any], aged: dict[str, str]
 ) -> None:
-    would = {r["table"]: r["would_delete"] for r in dry["rows"]}
+    assert dry["mode"] == "dry_run"
+    would = {r["table"]: r["rows_purged"] for r in dry["rows"]}
     assert would["dag_run"] >= 1 and would["log"] >= 1
     assert _count(airflow, "dag_run", aged["old"]) == 1
 
@@ -116,12 +117,13 @@ def test_only_rows_older_than_the_cutoff_are_gone(
 
 def test_report_gives_rows_deleted_per_table(purged: dict[str, Any]) -> None:
     # >= : the shared Airflow also holds old rows seeded by other tests (e.g. the backup round trip).
-    deleted = {r["table"]: r["deleted"] for r in purged["report"]["rows"]}
+    deleted = {r["table"]: r["rows_purged"] for r in purged["report"]["rows"]}
+    assert purged["report"]["metrics"]["rows_purged"] == sum(deleted.values())
     assert deleted["dag_run"] >= 1 and deleted["log"] >= 1 and deleted["task_instance"] >= 1
 
 
 def test_cleans_in_several_windows_oldest_first(purged: dict[str, Any]) -> None:
-    runs = purged["report"]["summary"]["windows"]
+    runs = purged["report"]["metrics"]["windows"]
     assert runs >= 3  # log keeps 30 days: 100 -> 30 days takes three 30-day windows
 
 

@@ -19,7 +19,7 @@ import psycopg2
 import pytest
 from cryptography.fernet import Fernet
 
-from airflow_ops.localenv import AirflowStack, MotoServer, PostgresServer
+from tests.harness import AirflowStack, MotoServer, PostgresServer
 
 REPO = Path(__file__).parents[2]
 DAG_ID = "ops_config_export"
@@ -149,7 +149,7 @@ def first_report(airflow: AirflowStack, first_run: Any) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def object_uri(first_report: dict[str, Any]) -> str:
-    return first_report["summary"]["object"]
+    return first_report["details"]["object"]
 
 
 @pytest.fixture(scope="module")
@@ -312,10 +312,10 @@ def test_task_logs_and_xcom_hold_no_plaintext_secret(
 
 
 def test_report_counts_and_lists_new_entries_by_name(seed: Seed, first_report: dict[str, Any]) -> None:
-    summary = first_report["summary"]
-    assert summary["variables"] >= len(seed.variables)
-    assert summary["connections"] >= len(seed.connections)
-    assert summary["encrypted"].startswith("yes")
+    metrics = first_report["metrics"]
+    assert metrics["variables"] >= len(seed.variables)
+    assert metrics["connections"] >= len(seed.connections)
+    assert metrics["encrypted"] is True and first_report["details"]["encrypted"].startswith("yes")
 
 
 # --------------------------------------------------------------------------- refusals
@@ -384,7 +384,7 @@ def test_second_run_diff_lists_exactly_the_changes(
     conn.close()
     run = airflow.run_dag(DAG_ID, logical_date=DAY2, timeout=300)
     assert run.state == "success", run.log_text()[-4000:]
-    diff = airflow.xcom(DAG_ID, run.run_id, "report")["diff"]
+    diff = airflow.xcom(DAG_ID, run.run_id, "export")["diff"]
     mine = {
         k: sorted(n for n in diff[k] if n.startswith(p))
         for k in (

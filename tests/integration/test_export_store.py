@@ -10,8 +10,8 @@ from airflow_ops.export.crypto import ExportKey, open_sealed
 from airflow_ops.export.model import Snapshot, VariableEntry
 from airflow_ops.export.service import export_snapshot
 from airflow_ops.export.store import base_prefix, delete_exports, list_exports
-from airflow_ops.localenv import MotoServer
 from airflow_ops.retention import GfsPolicy
+from tests.harness import MotoServer
 
 BUCKET = "airflow-ops-exports"
 KEY = ExportKey("store-test-key-" + "x" * 30)

@@ -17,7 +17,7 @@ from typing import Any
 import psycopg2
 import pytest
 
-from airflow_ops.localenv import AirflowStack, PostgresServer, wait_for
+from tests.harness import AirflowStack, PostgresServer, wait_for
 
 pytestmark = pytest.mark.integration
 

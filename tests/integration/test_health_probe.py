@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from airflow_ops.localenv import AirflowStack, free_port, wait_for
+from tests.harness import AirflowStack, free_port, wait_for
 
 REPO = Path(__file__).parents[2]
 DAG_ID = "ops_health_probe"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from airflow_ops.localenv import AirflowStack
+from tests.harness import AirflowStack
 
 REPO = Path(__file__).parents[2]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_ops.localenv import AirflowStack
+from tests.harness import AirflowStack
 
 pytestmark = [pytest.mark.integration, pytest.mark.airflow]
 DAG_ID = "ops_log_cleanup"
@@ -82,7 +82,7 @@ def real(airflow: AirflowStack, produced: dict[str, Path], dry: dict[str, object
 def test_dry_run_deletes_nothing(produced: dict[str, Path], dry: dict[str, object]) -> None:
     report = dry["report"]
     assert isinstance(report, dict)
-    assert report["summary"]["files_would_delete"] >= 3
+    assert report["mode"] == "dry_run" and report["metrics"]["files_deleted"] >= 3
     assert produced["old_done"].exists() and any(produced["run_dir"].rglob("*.log"))
 
 
@@ -110,7 +110,7 @@ def test_unreadable_file_is_reported(produced: dict[str, Path], real: dict[str, 
     report = real["report"]
     assert isinstance(report, dict)
     assert produced["locked"].exists()
-    assert "unreadable=1" in report["summary"]["skipped"]
+    assert "unreadable=1" in report["details"]["skipped"]
 
 
 def test_non_utf8_name_is_handled_and_reported(produced: dict[str, Path], real: dict[str, object]) -> None:
@@ -125,5 +125,5 @@ def test_report_gives_files_and_bytes_per_root_and_per_dag(real: dict[str, objec
     assert isinstance(report, dict)
     roots = {r["root"] for r in report["rows"]}
     assert any(r.endswith("/logs") for r in roots) and any(r.endswith("dag_processor") for r in roots)
-    assert report["summary"]["per_dag"][DAG_ID]["files"] >= 1
-    assert report["summary"]["bytes_freed"] > 0
+    assert report["details"]["per_dag"][DAG_ID]["files"] >= 1
+    assert report["metrics"]["bytes_freed"] > 0

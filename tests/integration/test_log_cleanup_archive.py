@@ -10,12 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from airflow_ops.config.log_cleanup import LogArchiveConfig
-from airflow_ops.localenv import MotoServer
 from airflow_ops.logcleanup.archive import ArchiveUploadError
 from airflow_ops.logcleanup.roots import LogRoot
+from airflow_ops.logcleanup.service import ArchiveTarget, sweep_roots
 from airflow_ops.logcleanup.sweep import RetentionPolicy
-from airflow_ops.pipelines.log_cleanup_tasks import sweep_roots
+from tests.harness import MotoServer
 
 pytestmark = pytest.mark.integration
 
@@ -34,13 +33,12 @@ def _tree(root: Path) -> list[Path]:
 
 def test_expired_logs_are_uploaded_and_confirmed_then_deleted(tmp_path: Path, s3_server: MotoServer) -> None:
     files = _tree(tmp_path)
-    archive = LogArchiveConfig(bucket="airflow-ops-logs", prefix="archive-test", batch_max_files=1)
+    archive = ArchiveTarget(s3_server.client(), "airflow-ops-logs", "archive-test", 1, 64 << 20)
     [stats] = sweep_roots(
         [LogRoot("task-logs", str(tmp_path), dag_layout=True)],
         RetentionPolicy(30),
         dry_run=False,
         archive=archive,
-        s3_client=s3_server.client(),
         run_key="run1",
     )
     assert not any(p.exists() for p in files)
@@ -60,13 +58,12 @@ def test_expired_logs_are_uploaded_and_confirmed_then_deleted(tmp_path: Path, s3
 
 def test_failed_upload_deletes_nothing(tmp_path: Path, s3_server: MotoServer) -> None:
     files = _tree(tmp_path)
-    archive = LogArchiveConfig(bucket="no-such-bucket-here", prefix="x")
+    archive = ArchiveTarget(s3_server.client(), "no-such-bucket-here", "x", 1000, 64 << 20)
     with pytest.raises(ArchiveUploadError, match="no log file was deleted"):
         sweep_roots(
             [LogRoot("task-logs", str(tmp_path), dag_layout=True)],
             RetentionPolicy(30),
             dry_run=False,
             archive=archive,
-            s3_client=s3_server.client(),
         )
     assert all(p.exists() for p in files)

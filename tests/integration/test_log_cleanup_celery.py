@@ -12,8 +12,8 @@ import pytest
 import redis
 
 from airflow_ops.config import parse_config
-from airflow_ops.generator import render_dag_file
-from airflow_ops.localenv import AirflowStack, PostgresServer
+from airflow_ops_tools.generator import render_dag_file
+from tests.harness import AirflowStack, PostgresServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.celery]
 REPO = Path(__file__).resolve().parents[2]
@@ -83,5 +83,5 @@ def test_each_worker_log_folder_is_cleaned_exactly_once(celery_stack: AirflowSta
         (QUEUES[0], str(home / "worker_a_logs")),
         (QUEUES[1], str(home / "worker_b_logs")),
     ], json.dumps(report["rows"])
-    per_dag = report["summary"]["per_dag"]
+    per_dag = report["details"]["per_dag"]
     assert per_dag["dag_on_a"]["files"] == 1 and per_dag["dag_on_b"]["files"] == 1

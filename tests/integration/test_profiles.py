@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from airflow_ops.cfgrender import PROFILES, render, sample_environ, write_config
-from airflow_ops.localenv import AirflowStack, PostgresServer
+from airflow_ops_tools.cfgrender import PROFILES, render, sample_environ, write_config
+from tests.harness import AirflowStack, PostgresServer
 
 pytestmark = pytest.mark.integration
 

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from airflow_ops.config import parse_config
-from airflow_ops.config.metadata_backup import MetadataBackupConfig
 from airflow_ops.exceptions import ConfigError
-from airflow_ops.pipelines.metadata_backup_tasks import backup_time, full_restore_due
+from airflow_ops.kinds.metadata_backup.schema import MetadataBackupConfig
+from airflow_ops.kinds.metadata_backup.tasks import full_restore_due
+from tests.runs import make_run
 
 
 def cfg(**kw: Any) -> MetadataBackupConfig:
@@ -69,12 +69,10 @@ def test_full_restore_runs_weekly_or_when_forced(day: dt.datetime, forced: bool,
 
 
 def test_backup_is_keyed_on_the_logical_date() -> None:
-    run = SimpleNamespace(
-        logical_date=dt.datetime(2026, 1, 2, tzinfo=dt.UTC), run_after=dt.datetime.now(dt.UTC)
-    )
-    assert backup_time(run) == dt.datetime(2026, 1, 2, tzinfo=dt.UTC)
+    run = make_run(logical_date=dt.datetime(2026, 1, 2, tzinfo=dt.UTC), run_after=dt.datetime.now(dt.UTC))
+    assert run.when == dt.datetime(2026, 1, 2, tzinfo=dt.UTC)
 
 
 def test_manual_runs_without_logical_date_are_keyed_on_run_after() -> None:
     after = dt.datetime(2026, 1, 2, 13, 5, tzinfo=dt.UTC)
-    assert backup_time(SimpleNamespace(logical_date=None, run_after=after)) == after
+    assert make_run(logical_date=None, run_after=after).when == after

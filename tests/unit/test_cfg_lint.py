@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_ops.cfgrender import (
+from airflow_ops_tools.cfgrender import (
     LINT_IGNORED_OPTIONS,
     PROFILES,
     airflow_config_schema,

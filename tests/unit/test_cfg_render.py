@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_ops.cfgrender import PROFILES, RenderRefused, render, sample_environ, write_config
+from airflow_ops_tools.cfgrender import PROFILES, RenderRefused, render, sample_environ, write_config
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "render_cfg.py"

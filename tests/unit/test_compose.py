@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from airflow_ops.cfgrender import render, sample_environ
+from airflow_ops_tools.cfgrender import render, sample_environ
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "docker-compose.yaml"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from airflow_ops.cfgrender import airflow_config_schema
+from airflow_ops_tools.cfgrender import airflow_config_schema
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from airflow_ops.config import load_config_file, parse_config
-from airflow_ops.config.health_probe import HealthProbeConfig
 from airflow_ops.exceptions import ConfigError
+from airflow_ops.kinds.health_probe.schema import HealthProbeConfig
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "configs"
 
@@ -20,7 +20,7 @@ FIXTURES = Path(__file__).parents[1] / "fixtures" / "configs"
         pytest.param("bad_type", "retries", "valid integer", id="wrong-type"),
         pytest.param("bad_range", "retries", "greater than or equal to 1", id="out-of-range"),
         pytest.param("bad_yaml", "line ", "invalid YAML", id="bad-yaml"),
-        pytest.param("bad_schedule", "schedule", "neither a cron expression", id="bad-schedule"),
+        pytest.param("bad_schedule", "schedule", "neither a valid cron expression", id="bad-schedule"),
         pytest.param("bad_kind", "kind", "must be one of", id="unknown-kind"),
         pytest.param("bad_dag_id_mismatch", "dag_id", "must match the file name", id="dag-id-vs-file"),
     ],
@@ -80,3 +80,28 @@ def test_health_defaults_are_operator_sane() -> None:
     assert cfg.schedule == "*/5 * * * *"
     assert cfg.fail_on == "critical"
     assert cfg.components == ["metadatabase", "scheduler", "triggerer", "dag_processor"]
+
+
+@pytest.mark.parametrize(
+    "schedule",
+    [
+        pytest.param("99 99 99 99 99", id="out-of-range"),
+        pytest.param("* * *", id="three-fields"),
+        pytest.param("0 3 * * * *", id="six-fields"),
+        pytest.param("@sometimes", id="unknown-preset"),
+    ],
+)
+def test_invalid_cron_is_refused_at_generate_time(schedule: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config({"kind": "health_probe", "dag_id": "x", "schedule": schedule}, "config/x.yml")
+    assert info.value.field == "schedule"
+    assert "neither a valid cron expression" in info.value.reason
+
+
+def test_a_bad_date_in_yaml_is_one_error_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "ops_health_probe.yml"
+    path.write_text("kind: health_probe\ndag_id: ops_health_probe\nstart_date: 2024-13-45\n")
+    with pytest.raises(ConfigError) as info:
+        load_config_file(path)
+    assert info.value.file == str(path)
+    assert "YYYY-MM-DD" in info.value.reason

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 
 from airflow_ops.config import parse_config
-from airflow_ops.config.db_cleanup import DbCleanupConfig
 from airflow_ops.dbclean.backup_gate import BackupNotVerifiedError, check_latest_backup, require_recent_backup
 from airflow_ops.dbclean.plan import groups, windows
 from airflow_ops.dbclean.runner import parse_found_rows, source_table
 from airflow_ops.dbclean.tables import DEPENDENTS, EXCLUDED_TABLES, RECENCY_COLUMNS, effective_tables
 from airflow_ops.exceptions import ConfigError
+from airflow_ops.kinds.db_cleanup.schema import DbCleanupConfig
 
 NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
 

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from airflow_ops.config import parse_config
-from airflow_ops.config.config_export import ConfigExportConfig
 from airflow_ops.exceptions import ConfigError, MissingConnectionError
-from airflow_ops.pipelines import config_export_tasks as tasks
+from airflow_ops.kinds.config_export import tasks
+from airflow_ops.kinds.config_export.schema import ConfigExportConfig
 
 BASE = {"kind": "config_export", "dag_id": "x", "bucket": "airflow-ops-exports"}
 
@@ -66,9 +65,3 @@ def test_key_connection_without_password_is_refused(monkeypatch: pytest.MonkeyPa
     )
     with pytest.raises(tasks.ExportKeyMissing, match="has no password"):
         tasks.export_secret(_cfg())
-
-
-def test_one_export_per_logical_date_and_run_after_without_one() -> None:
-    when = dt.datetime(2026, 3, 1, 0, 0, 0, 123, tzinfo=dt.UTC)
-    assert tasks.run_moment(SimpleNamespace(logical_date=when)) == when.replace(microsecond=0)
-    assert tasks.run_moment(SimpleNamespace(logical_date=None, run_after=when)) == when.replace(microsecond=0)

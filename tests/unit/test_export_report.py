@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_ops.config import parse_config
-from airflow_ops.pipelines import config_export_tasks as tasks
+from airflow_ops.kinds.config_export import METRICS, tasks
+from airflow_ops.report import check_metrics
+from tests.runs import make_run
 
 CFG = parse_config({"kind": "config_export", "dag_id": "x", "bucket": "b-exports", "note_conn_id": None})
 
@@ -37,31 +39,33 @@ def _summary(**diff: list[str]) -> dict[str, Any]:
     }
 
 
-def test_report_names_changed_keys_and_conn_ids(caplog: Any) -> None:
-    caplog.set_level("INFO")
+def test_report_names_changed_keys_and_conn_ids() -> None:
     out = tasks.report(
-        CFG,
-        _summary(changed_variables=["db_password"], added_connections=["pg_new"]),  # type: ignore[arg-type]
+        CFG,  # type: ignore[arg-type]
+        make_run("config_export"),
+        _summary(changed_variables=["db_password"], added_connections=["pg_new"]),
         {"exports": 3, "expired": [], "deleted": 0},
-        "x",
-        "run1",
     )
-    rows = {r["change"]: r for r in out["rows"]}
+    assert not check_metrics(out, METRICS)
+    assert out.metrics["changes"] == 2
+    rows = {r["change"]: r for r in out.rows}
     assert rows["changed variables"] == {"change": "changed variables", "count": 1, "names": "db_password"}
     assert rows["added connections"]["names"] == "pg_new"
-    assert out["summary"]["changes since previous"] == 2
-    assert "db_password" in caplog.text
+    assert out.details["changes since previous"] == 2
+    assert "db_password" in out.render_table()
 
 
 def test_first_export_is_labelled_as_such() -> None:
     summary = _summary(added_variables=["a"])
     summary["diff"]["previous"] = None
-    out = tasks.report(CFG, summary, {"exports": 1, "expired": [], "deleted": 0}, "x", "run1")  # type: ignore[arg-type]
-    assert out["summary"]["changes since previous"] == "first export"
+    out = tasks.report(CFG, make_run("config_export"), summary, {"exports": 1, "expired": [], "deleted": 0})  # type: ignore[arg-type]
+    assert out.details["changes since previous"] == "first export"
+    assert out.metrics["changes"] is None
 
 
 def test_unencrypted_export_is_flagged_in_the_summary() -> None:
     summary = _summary()
     summary["encrypted"] = False
-    out = tasks.report(CFG, summary, {"exports": 1, "expired": [], "deleted": 0}, "x", "run1")  # type: ignore[arg-type]
-    assert out["summary"]["encrypted"] == "NO"
+    out = tasks.report(CFG, make_run("config_export"), summary, {"exports": 1, "expired": [], "deleted": 0})  # type: ignore[arg-type]
+    assert out.details["encrypted"] == "NO"
+    assert "NOT encrypted" in out.first_line()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from airflow_ops.config.health_probe import HealthThresholds
 from airflow_ops.health import (
     Verdict,
     check_components,
@@ -15,6 +14,7 @@ from airflow_ops.health import (
     check_stuck_tasks,
     worst,
 )
+from airflow_ops.kinds.health_probe.schema import HealthThresholds
 
 NOW = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
 T = HealthThresholds()

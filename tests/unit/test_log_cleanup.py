@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from airflow_ops.config import parse_config
-from airflow_ops.config.log_cleanup import LogCleanupConfig
 from airflow_ops.exceptions import ConfigError
+from airflow_ops.kinds.log_cleanup.schema import LogCleanupConfig
 from airflow_ops.logcleanup.roots import DangerousRootError, LogRoot, check_root
 from airflow_ops.logcleanup.sweep import DAY, LogSweeper, RetentionPolicy, RootStats
 

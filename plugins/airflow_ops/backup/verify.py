@@ -196,3 +196,47 @@ def full_restore_check(
         tables_compared=len(manifest.table_row_counts),
         mismatches=mismatches,
     )
+
+
+def verify_backup(
+    client: Any,
+    manifest: BackupManifest,
+    prefix: str,
+    pg_bin_dirs: list[str],
+    scratch_server: PostgresTarget | None,
+) -> dict[str, Any]:
+    """Both passes (the full restore when ``scratch_server`` is given), then move the pointer.
+
+    Returns what the report shows: TOC counts, the full-restore verdict, whether the pointer moved.
+    """
+    import datetime as dt
+
+    from airflow_ops.backup.pgtools import select_tool
+    from airflow_ops.backup.pointer import mark_verified
+
+    major = int(manifest.server_version.split(".")[0])
+    pg_restore = select_tool("pg_restore", major, pg_bin_dirs)
+    result = check_archive(client, manifest, pg_restore)
+    out: dict[str, Any] = {
+        "sha256_ok": True,
+        "toc_entries": result.toc_entries,
+        "toc_tables": result.toc_tables,
+        "full_restore": "not due",
+    }
+    if scratch_server is not None:
+        full = full_restore_check(client, manifest, pg_restore, scratch_server)
+        if full.mismatches:
+            shown = ", ".join(
+                f"{t}: {a} in dump vs {b} restored" for t, (a, b) in list(full.mismatches.items())[:5]
+            )
+            raise VerificationError(
+                f"scratch restore of s3://{manifest.bucket}/{manifest.key}: row counts differ for "
+                f"{len(full.mismatches)} table(s): {shown}"
+            )
+        out["full_restore"] = f"ok ({full.tables_compared} tables match)"
+    verified_at = dt.datetime.now(dt.UTC).isoformat()
+    out["pointer_moved"] = mark_verified(
+        client, manifest, prefix, verified_at, full_restore_checked=scratch_server is not None
+    )
+    out["verified_at"] = verified_at
+    return out

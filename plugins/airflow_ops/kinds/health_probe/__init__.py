@@ -1,0 +1,12 @@
+"""``kind: health_probe``: schema, DAG shape, task glue and doc template; its report's metrics."""
+
+from airflow_ops.report import Metric
+
+METRICS = (
+    Metric("checks", "gauge", "checks", "Checks run.", "int"),
+    Metric("critical", "gauge", "checks", "Checks at critical.", "int"),
+    Metric("warning", "gauge", "checks", "Checks at warning.", "int"),
+    Metric("log_volume_free_pct", "gauge", "percent", "Free space on the log volume.", "float"),
+    Metric("metadata_db_size_bytes", "gauge", "bytes", "Size of the metadata database.", "int"),
+    Metric("import_errors", "gauge", "files", "DAG files with import errors.", "int"),
+)

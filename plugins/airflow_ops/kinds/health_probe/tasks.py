@@ -1,0 +1,110 @@
+"""Task glue of the health probe DAG: gather Airflow inputs, run the checks, return the report.
+
+Imported at parse time for the step reference, so everything heavy is imported inside the step.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from airflow_ops.kinds.health_probe.schema import HealthProbeConfig
+    from airflow_ops.report import RunReport
+    from airflow_ops.steps import Run
+
+log = logging.getLogger(__name__)
+
+
+def _log_folder() -> str:
+    from airflow.sdk.configuration import conf
+
+    return str(conf.get("logging", "base_log_folder"))
+
+
+def run_checks(cfg: HealthProbeConfig, overrides: dict[str, Any]) -> list[dict[str, Any]]:
+    from airflow_ops.api_client import AirflowApi
+    from airflow_ops.connections import get_connection, postgres_target
+    from airflow_ops.health import (
+        CheckResult,
+        check_db_size,
+        check_disk,
+        guarded,
+        metadata_db_size,
+        run_api_checks,
+    )
+    from airflow_ops.kinds.health_probe.schema import HealthThresholds
+
+    thresholds = HealthThresholds(**{**cfg.thresholds.model_dump(), **overrides})
+    api = AirflowApi.from_connection(get_connection(cfg.api_conn_id, "Airflow REST API for the health probe"))
+    results: list[CheckResult] = run_api_checks(api, cfg.components, thresholds)
+    path = cfg.log_volume_path or _log_folder()
+    results.append(guarded("log_volume_free_pct", lambda: check_disk(path, thresholds)))
+    if cfg.metadata_db_conn_id:
+        conn_id = cfg.metadata_db_conn_id
+        results.append(
+            guarded(
+                "metadata_db_size_gb",
+                lambda: check_db_size(metadata_db_size(postgres_target(conn_id)), thresholds),
+            )
+        )
+    return [r.to_dict() for r in results]
+
+
+def probe(cfg: HealthProbeConfig, run: Run) -> RunReport:
+    """The step: run every check and grade them; the report fails the task when something is unhealthy."""
+    results = run_checks(cfg, run.param("thresholds", {}) or {})
+    rep = report(cfg, run, results)
+    if rep.ok and cfg.dead_mans_switch_conn_id:
+        _ping(cfg.dead_mans_switch_conn_id)
+    return rep
+
+
+def report(cfg: HealthProbeConfig, run: Run, results: list[dict[str, Any]]) -> RunReport:
+    from airflow_ops.health import Verdict
+
+    fail_level = Verdict.WARNING if cfg.fail_on == "warning" else Verdict.CRITICAL
+    unhealthy = [r for r in results if Verdict[r["verdict"].upper()] >= fail_level]
+    warned = [r for r in results if r["verdict"] != "ok" and r not in unhealthy]
+    by_name = {r["name"]: r for r in results}
+
+    def value(name: str, scale: float = 1.0) -> float | None:
+        v = by_name.get(name, {}).get("value")
+        return float(v) * scale if isinstance(v, int | float) and not isinstance(v, bool) else None
+
+    size_gb = value("metadata_db_size_gb")
+    errors = value("import_errors")
+    critical = sum(r["verdict"] == "critical" for r in results)
+    warning = sum(r["verdict"] == "warning" for r in results)
+    problems = [f"unhealthy: {r['name']} ({r['detail'] or r['value']})" for r in unhealthy]
+    return run.report(
+        title="Health probe",
+        mode="apply",
+        ok=not unhealthy,
+        headline=f"{len(results)} checks: {critical} critical, {warning} warning",
+        metrics={
+            "checks": len(results),
+            "critical": critical,
+            "warning": warning,
+            "log_volume_free_pct": value("log_volume_free_pct"),
+            "metadata_db_size_bytes": int(size_gb * 1e9) if size_gb is not None else None,
+            "import_errors": int(errors) if errors is not None else None,
+        },
+        details={
+            "checks": len(results),
+            "unhealthy": ", ".join(r["name"] for r in unhealthy) or "none",
+            "warnings": ", ".join(r["name"] for r in warned) or "none",
+        },
+        rows=[{k: r[k] for k in ("name", "value", "threshold", "verdict")} for r in results],
+        warnings=problems + [f"{r['name']}: {r['detail']}" for r in warned if r["detail"]],
+    )
+
+
+def _ping(conn_id: str) -> None:
+    import requests
+
+    from airflow_ops.connections import get_connection, http_url
+
+    url = http_url(get_connection(conn_id, "dead man's switch URL"))
+    requests.get(url, timeout=10).raise_for_status()
+    log.info("Dead man's switch pinged (connection %s)", conn_id)

@@ -1,0 +1,91 @@
+"""Schema of a ``kind: log_cleanup`` DAG instance."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from airflow_ops.schema import CommonConfig, StrictModel
+
+QUEUE_PATTERN = r"^[A-Za-z0-9_.\-]{1,100}$"
+
+
+class LogArchiveConfig(StrictModel):
+    """Compress expired logs to S3 before deleting them (deleted only once the upload is confirmed)."""
+
+    aws_conn_id: str = Field("aws_default", description="AWS connection used for the upload.")
+    bucket: str = Field(min_length=3, max_length=63, description="Bucket receiving the .tar.gz batches.")
+    prefix: str = Field("logs", description="Key prefix; objects land under <prefix>/<host>/<root>/.")
+    batch_max_files: int = Field(20_000, ge=1, le=1_000_000, description="Files per uploaded archive.")
+    batch_max_mb: int = Field(512, ge=1, le=50_000, description="Uncompressed MB per uploaded archive.")
+
+
+class LogCleanupConfig(CommonConfig):
+    kind: Literal["log_cleanup"]
+    schedule: str = "@daily"
+    retention_days: int = Field(30, ge=1, le=3650, description="Delete log files older than this.")
+    per_dag_retention_days: dict[str, int] = Field(
+        default_factory=dict, description="dag_id -> retention days, overriding retention_days for that DAG."
+    )
+    safety_window_hours: float = Field(
+        24, ge=1, description="Never delete a file modified this recently, whatever the retention."
+    )
+    task_logs: bool = Field(True, description="Clean [logging] base_log_folder (task logs).")
+    dag_processor_logs: bool = Field(
+        True, description="Clean [logging] dag_processor_child_process_log_directory."
+    )
+    extra_roots: list[str] = Field(default_factory=list, description="More absolute directories to clean.")
+    worker_queues: list[str] = Field(
+        default_factory=lambda: ["default"],
+        min_length=1,
+        description="One cleanup task per Celery queue, so every worker's disk is cleaned once.",
+    )
+    dag_processor_logs_queue: str | None = Field(
+        None,
+        description="Queue whose worker shares the dag-processor's disk (default: the first worker queue).",
+    )
+    remove_empty_dirs: bool = Field(True, description="Remove directories left empty (never a root).")
+    archive: LogArchiveConfig | None = None
+
+    @field_validator("per_dag_retention_days")
+    @classmethod
+    def _positive(cls, value: dict[str, int]) -> dict[str, int]:
+        for dag_id, days in value.items():
+            if days < 1:
+                raise ValueError(f"{dag_id}: retention must be at least 1 day (got {days})")
+        return value
+
+    @field_validator("extra_roots")
+    @classmethod
+    def _absolute(cls, value: list[str]) -> list[str]:
+        for root in value:
+            if not root.startswith("/"):
+                raise ValueError(f"{root!r} must be an absolute path")
+            if root.rstrip("/") == "":
+                raise ValueError("'/' can never be a log root")
+        return value
+
+    @field_validator("worker_queues")
+    @classmethod
+    def _queues(cls, value: list[str]) -> list[str]:
+        import re
+
+        for queue in value:
+            if not re.match(QUEUE_PATTERN, queue):
+                raise ValueError(f"{queue!r} is not a valid queue name (letters, digits, _ . -)")
+        if len(set(value)) != len(value):
+            raise ValueError("queues must be unique (each worker is cleaned exactly once)")
+        return value
+
+    @model_validator(mode="after")
+    def _dp_queue(self) -> LogCleanupConfig:
+        if self.dag_processor_logs_queue and self.dag_processor_logs_queue not in self.worker_queues:
+            raise ValueError(
+                f"dag_processor_logs_queue {self.dag_processor_logs_queue!r} is not in worker_queues"
+            )
+        return self
+
+    @property
+    def effective_dag_processor_queue(self) -> str:
+        return self.dag_processor_logs_queue or self.worker_queues[0]

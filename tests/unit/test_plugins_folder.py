@@ -1,0 +1,54 @@
+"""Airflow's own plugin walk over the real plugins/ folder executes only the plugin entry module."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).parents[2]
+
+WALK = """
+import json, sys
+from airflow._shared.plugins_manager.plugins_manager import _load_plugins_from_plugin_directory
+before = set(sys.modules)
+plugins, errors = _load_plugins_from_plugin_directory(plugins_folder=sys.argv[1], ignore_file_syntax="glob")
+new = sorted(m for m in set(sys.modules) - before if m.startswith(("airflow_ops", "localenv", "cfgrender",
+    "generator", "report", "settings", "health", "__init__")))
+print(json.dumps({"plugins": [p.name for p in plugins], "errors": errors, "new": new}))
+"""
+
+
+def _walk(folder: Path) -> dict[str, object]:
+    import json
+
+    out = subprocess.run(
+        [sys.executable, "-c", WALK, str(folder)], capture_output=True, text=True, check=True, cwd="/"
+    )
+    result: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def test_the_plugin_walk_executes_only_the_entry_module() -> None:
+    result = _walk(REPO / "plugins")
+    assert result["errors"] == {}
+    assert result["plugins"] == ["airflow_ops"]
+    # The entry module is executed, and nothing of the runtime package is (it imports on demand).
+    assert result["new"] == ["airflow_ops_plugin"]
+
+
+def test_without_the_ignore_file_the_walk_would_execute_the_package(tmp_path: Path) -> None:
+    """Guards the guard: the .airflowignore is what keeps the loader out of airflow_ops/."""
+    import shutil
+
+    copy = tmp_path / "plugins"
+    shutil.copytree(REPO / "plugins", copy, ignore=shutil.ignore_patterns("__pycache__", ".airflowignore"))
+    result = _walk(copy)
+    assert len(result["new"]) > 10  # type: ignore[arg-type]
+
+
+def test_the_plugins_folder_holds_runtime_code_only() -> None:
+    names = {p.name for p in (REPO / "plugins").iterdir() if p.name != "__pycache__"}
+    assert names == {".airflowignore", "airflow_ops_plugin.py", "airflow_ops"}
+    runtime = {p.stem for p in (REPO / "plugins" / "airflow_ops").glob("*.py")}
+    assert not runtime & {"localenv", "cfgrender", "generator", "settings", "cli"}

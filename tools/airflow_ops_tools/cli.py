@@ -1,0 +1,39 @@
+"""``airflow-ops``: one command for the bundle's tools.
+
+airflow-ops generate        render config/*.yml into dags/*.py (--check: fail on drift)
+airflow-ops render-cfg      render airflow.cfg for a profile (local, celery, kubernetes)
+airflow-ops probe           external health probe (exit 0 ok, 1 warning, 2 critical)
+airflow-ops restore-backup  list or restore a metadata DB backup
+airflow-ops restore-export  restore a Variables/Connections export
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+from airflow_ops_tools import generate, probe, render_cfg, restore_backup, restore_export
+
+COMMANDS: dict[str, Callable[[list[str] | None], int]] = {
+    "generate": generate.main,
+    "render-cfg": render_cfg.main,
+    "probe": probe.main,
+    "restore-backup": restore_backup.main,
+    "restore-export": restore_export.main,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if not args or args[0] in ("-h", "--help"):
+        print(__doc__)
+        return 0 if args else 2
+    command = COMMANDS.get(args[0])
+    if command is None:
+        print(f"airflow-ops: unknown command {args[0]!r}; one of: {', '.join(COMMANDS)}", file=sys.stderr)
+        return 2
+    return command(args[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

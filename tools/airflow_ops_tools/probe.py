@@ -1,0 +1,103 @@
+"""External Airflow health probe for cron, Docker HEALTHCHECK and Kubernetes probes.
+
+Checks the same things as the ``ops_health_probe`` DAG from outside Airflow, so it notices when
+the scheduler itself is down. Exit codes: 0 ok, 1 warning, 2 critical (api-server unreachable
+included). Every request has a timeout.
+
+    scripts/health_probe.py --url http://airflow-api-server:8080 [--json] [--timeout 5]
+    AIRFLOW_OPS_PROBE_USERNAME / AIRFLOW_OPS_PROBE_PASSWORD enable the checks that need auth
+    (import errors, stuck tasks); without them only /api/v2/monitor/health is read.
+    --components scheduler,dag_processor  limits the component checks (e.g. one container's own).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from airflow_ops.api_client import AirflowApi
+from airflow_ops.health import (
+    CheckResult,
+    Verdict,
+    check_components,
+    check_disk,
+    check_import_errors,
+    check_stuck_tasks,
+    guarded,
+    worst,
+)
+from airflow_ops.kinds.health_probe.schema import ALL_COMPONENTS, HealthThresholds
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--url", default=os.environ.get("AIRFLOW_OPS_PROBE_URL", "http://127.0.0.1:8080"))
+    parser.add_argument("--timeout", type=float, default=5.0, help="seconds per request (default 5)")
+    parser.add_argument("--json", action="store_true", help="print the checks as JSON")
+    parser.add_argument("--components", default=",".join(ALL_COMPONENTS))
+    parser.add_argument("--log-path", help="also check free space on this volume")
+    parser.add_argument("--heartbeat-warning-seconds", type=int, default=60)
+    parser.add_argument("--heartbeat-critical-seconds", type=int, default=180)
+    parser.add_argument("--stuck-task-minutes", type=int, default=30)
+    args = parser.parse_args(argv)
+
+    components = [c.strip() for c in args.components.split(",") if c.strip()]
+    unknown = set(components) - set(ALL_COMPONENTS)
+    if unknown:
+        parser.error(f"--components: unknown {sorted(unknown)}; choose from {', '.join(ALL_COMPONENTS)}")
+    thresholds = HealthThresholds(
+        heartbeat_warning_seconds=args.heartbeat_warning_seconds,
+        heartbeat_critical_seconds=args.heartbeat_critical_seconds,
+        stuck_task_minutes=args.stuck_task_minutes,
+    )
+    user, password = (
+        os.environ.get("AIRFLOW_OPS_PROBE_USERNAME"),
+        os.environ.get("AIRFLOW_OPS_PROBE_PASSWORD"),
+    )
+    api = AirflowApi(args.url, user, password, timeout=args.timeout)
+    results: list[CheckResult] = []
+    try:
+        body = api.health()
+    except Exception as exc:
+        results.append(
+            CheckResult(
+                "api_server", None, "reachable", Verdict.CRITICAL, f"{exc}; is the api-server running?"
+            )
+        )
+    else:
+        import datetime as dt
+
+        now = dt.datetime.now(dt.UTC)
+        results += check_components(body, components, thresholds, now)
+        if user:
+            results.append(
+                guarded("import_errors", lambda: check_import_errors(api.import_error_count(), thresholds))
+            )
+            results.append(
+                guarded(
+                    "stuck_task_instances",
+                    lambda: check_stuck_tasks(api.task_instances(["queued", "scheduled"]), thresholds, now),
+                )
+            )
+    if args.log_path:
+        results.append(check_disk(args.log_path, thresholds))
+
+    verdict = worst(results)
+    if args.json:
+        print(
+            json.dumps({"verdict": verdict.name.lower(), "checks": [r.to_dict() for r in results]}, indent=2)
+        )
+    else:
+        for r in results:
+            line = f"{r.verdict.name:<8} {r.name}: {r.value}"
+            print(line + (f" -- {r.detail}" if r.detail else ""))
+        print(f"overall: {verdict.name}")
+    return int(verdict)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

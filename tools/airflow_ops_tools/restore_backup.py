@@ -1,0 +1,120 @@
+"""Restore the Airflow metadata DB from an airflow-ops backup in S3.
+
+    # what is there
+    scripts/restore_metadata_db.py --list
+    # check the newest verified backup and show what would happen
+    scripts/restore_metadata_db.py --target-url postgresql://airflow@db:5432/airflow_restored --dry-run
+    # restore it (the target database must exist and be empty, or pass --force)
+    scripts/restore_metadata_db.py --target-url postgresql://airflow@db:5432/airflow_restored
+
+The object's sha256 is checked against its manifest in a first streamed pass before anything is
+written; the restore itself streams the object into pg_restore (no local copy) and ends by
+comparing every table's row count with the manifest. Passwords come from PGPASSWORD (or
+~/.pgpass), never from the command line. S3 credentials come from the usual AWS environment
+(AWS_PROFILE, AWS_ACCESS_KEY_ID, ...); --endpoint-url reaches MinIO or another S3 API.
+
+Exit codes: 0 restored (or dry run passed), 1 error, 2 refused (target not empty), 3 row counts differ.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from urllib.parse import unquote, urlsplit
+
+from airflow_ops.backup.catalog import list_backups
+from airflow_ops.backup.dump import DEFAULT_PG_BIN_DIRS
+from airflow_ops.backup.errors import BackupError, RestoreRefused
+from airflow_ops.backup.restore import choose_backup, restore_backup
+from airflow_ops.connections import PostgresTarget
+
+
+def parse_target(url: str) -> PostgresTarget:
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgresql", "postgres") or not parts.path.strip("/"):
+        raise SystemExit(f"error: --target-url must look like postgresql://user@host:5432/db (got {url!r})")
+    return PostgresTarget(
+        host=parts.hostname or "localhost",
+        port=parts.port or 5432,
+        user=unquote(parts.username or os.environ.get("PGUSER", "postgres")),
+        dbname=unquote(parts.path.strip("/")),
+        password=unquote(parts.password) if parts.password else os.environ.get("PGPASSWORD"),
+    )
+
+
+def s3_client(endpoint_url: str | None, region: str | None) -> object:
+    import boto3
+
+    return boto3.client("s3", endpoint_url=endpoint_url, region_name=region)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--bucket", default="airflow-ops-backups")
+    parser.add_argument("--prefix", default="metadata-backup")
+    parser.add_argument("--endpoint-url", default=os.environ.get("AWS_ENDPOINT_URL"))
+    parser.add_argument("--region", default=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
+    parser.add_argument("--list", action="store_true", help="list the backups and exit")
+    parser.add_argument("--backup", metavar="STAMP", help="folder name to restore, e.g. 2026-11-23T000000Z")
+    parser.add_argument("--allow-unverified", action="store_true", help="consider backups not yet verified")
+    parser.add_argument("--target-url", help="postgresql://user@host:port/dbname (password in PGPASSWORD)")
+    parser.add_argument("--dry-run", action="store_true", help="verify checksum and archive only")
+    parser.add_argument("--force", action="store_true", help="restore into a non-empty database (--clean)")
+    parser.add_argument("--pg-bin-dir", action="append", help="where to look for pg_restore (repeatable)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    client = s3_client(args.endpoint_url, args.region)
+    try:
+        if args.list:
+            backups = list_backups(client, args.bucket, args.prefix)
+            print(f"{'backup':<20}  {'size MB':>10}  {'verified':<8}  complete")
+            for b in backups:
+                name = b.folder.rsplit("/", 1)[-1]
+                verified = "yes" if b.verified else "no"
+                print(f"{name:<20}  {b.size_bytes / 1e6:>10.1f}  {verified:<8}  {b.complete}")
+            print(f"{len(backups)} backup(s) under s3://{args.bucket}/{args.prefix}/")
+            return 0
+        if not args.target_url:
+            parser.error("--target-url is required unless --list")
+        target = parse_target(args.target_url)
+        backup = choose_backup(client, args.bucket, args.prefix, args.backup, not args.allow_unverified)
+        plan = restore_backup(
+            client,
+            args.bucket,
+            backup,
+            target,
+            pg_bin_dirs=args.pg_bin_dir or list(DEFAULT_PG_BIN_DIRS),
+            force=args.force,
+            dry_run=args.dry_run,
+        )
+    except RestoreRefused as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return 2
+    except BackupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    m = plan.manifest
+    print(f"backup      s3://{args.bucket}/{m.key}")
+    print(f"sha256      {m.sha256} (verified)")
+    print(f"taken       {m.started_at} from PostgreSQL {m.server_version}, Airflow {m.airflow_version}")
+    print(f"alembic     {m.alembic_revision}")
+    print(f"target      {target!r} ({plan.target_tables} tables before)")
+    if plan.dry_run:
+        print(f"dry run: would restore {len(m.table_row_counts)} tables; nothing was written")
+        return 0
+    if plan.mismatches:
+        for table, (want, got) in plan.mismatches.items():
+            print(f"MISMATCH    {table}: {want} rows in backup, {got} restored", file=sys.stderr)
+        return 3
+    rows = sum(m.table_row_counts.values())
+    print(f"restored    {len(m.table_row_counts)} tables, {rows} rows; every row count matches")
+    print("next        point [database] sql_alchemy_conn at it, run `airflow db check`, start Airflow")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

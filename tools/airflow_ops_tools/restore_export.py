@@ -1,0 +1,174 @@
+"""Restore an airflow-ops config export (Variables and Connections) into a target Airflow.
+
+The object is decrypted and authenticated in full before anything touches the target: a wrong
+key or a modified object stops here with a clear error and nothing is imported. Then the export
+is compared with the target (``--dry-run`` stops after printing that diff), and the entries to
+import go through ``airflow variables import`` / ``airflow connections import`` against the
+target DB. Entries that already exist with another value are replaced only with ``--overwrite``.
+Afterwards every imported entry is read back and compared.
+
+The key is read from an environment variable (default ``AIRFLOW_OPS_EXPORT_KEY``) or a file,
+never from the command line. The target is ``--target-db-url`` or
+``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN``; its fernet key is ``AIRFLOW__CORE__FERNET_KEY``.
+
+Examples::
+
+    export AIRFLOW_OPS_EXPORT_KEY=...            # the password of connection ops_export_key
+    export AIRFLOW__CORE__FERNET_KEY=...         # the target Airflow's fernet key
+    restore_config_export.py s3://airflow-ops-exports/config-export/ops_config_export/2026/11/\\
+        config-export-20261123T000000Z.aopscx --target-db-url postgresql+psycopg2://... --dry-run
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from airflow_ops.connections import PostgresTarget
+from airflow_ops.exceptions import AirflowOpsError
+from airflow_ops.export.crypto import ExportCryptoError, ExportKey
+from airflow_ops.export.model import Snapshot
+from airflow_ops.export.reader import read_snapshot
+from airflow_ops.export.restore import Plan, RestoreError, decrypt_export, plan_restore, run_import
+
+
+def target_from_url(url: str) -> PostgresTarget:
+    from sqlalchemy.engine import make_url
+
+    try:
+        u = make_url(url)
+    except Exception:
+        raise RestoreError(
+            "the target DB URL is not a valid SQLAlchemy URL (postgresql+psycopg2://...)"
+        ) from None
+    if not u.drivername.startswith("postgresql"):
+        raise RestoreError(f"only PostgreSQL targets are supported (got driver {u.drivername!r})")
+    return PostgresTarget(
+        host=u.host or "localhost",
+        port=int(u.port or 5432),
+        user=u.username or "postgres",
+        dbname=u.database or "airflow",
+        password=u.password if isinstance(u.password, str) else None,
+        sslmode=str(u.query.get("sslmode")) if u.query.get("sslmode") else None,
+    )
+
+
+def fetch(source: str, endpoint_url: str | None) -> bytes:
+    if source.startswith("s3://"):
+        import boto3
+
+        bucket, _, key = source[5:].partition("/")
+        client = boto3.client("s3", endpoint_url=endpoint_url or os.environ.get("AWS_ENDPOINT_URL"))
+        try:
+            return bytes(client.get_object(Bucket=bucket, Key=key)["Body"].read())
+        except Exception as exc:
+            raise RestoreError(f"cannot download {source}: {exc}") from None
+    try:
+        return Path(source).read_bytes()
+    except OSError as exc:
+        raise RestoreError(f"cannot read {source}: {exc.strerror}") from None
+
+
+def load_key(args: argparse.Namespace) -> ExportKey:
+    if args.key_file:
+        secret = Path(args.key_file).read_text(encoding="utf-8").strip()
+        where = f"key file {args.key_file}"
+    else:
+        secret = os.environ.get(args.key_env, "")
+        where = f"environment variable {args.key_env}"
+    if not secret:
+        if args.allow_plaintext:
+            return ExportKey(None)
+        raise RestoreError(f"no export key: set {where} to the password of the export key connection")
+    return ExportKey(secret, where)
+
+
+def _names(label: str, names: list[str], limit: int = 50) -> str:
+    shown = ", ".join(names[:limit]) + (f" ... (+{len(names) - limit})" if len(names) > limit else "")
+    return f"  {label:<28} {len(names):>6}  {shown}"
+
+
+def print_plan(plan: Plan) -> None:
+    for kind in ("variables", "connections"):
+        print(f"{kind}:")
+        print(_names("new (will import)", plan.new[kind]))
+        print(_names("differ (need --overwrite)", plan.changed[kind]))
+        print(_names("identical", plan.same[kind], limit=0))
+        print(_names("only in target (untouched)", plan.only_target[kind]))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("source", help="s3://bucket/key or a local file of the export object")
+    parser.add_argument("--endpoint-url", help="S3-compatible endpoint (else AWS_ENDPOINT_URL / AWS default)")
+    parser.add_argument("--key-env", default="AIRFLOW_OPS_EXPORT_KEY", help="env var holding the export key")
+    parser.add_argument("--key-file", help="file holding the export key (instead of --key-env)")
+    parser.add_argument(
+        "--target-db-url",
+        help="target metadata DB (default AIRFLOW__DATABASE__SQL_ALCHEMY_CONN; prefer the env var "
+        "when the URL holds a password, since argv is visible in ps)",
+    )
+    parser.add_argument(
+        "--target-fernet-key-env",
+        default="AIRFLOW__CORE__FERNET_KEY",
+        help="env var holding the target's fernet key",
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="print the diff against the target, import nothing"
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace existing entries that differ")
+    parser.add_argument("--allow-plaintext", action="store_true", help="accept an unencrypted export")
+    parser.add_argument("--airflow-bin", default=str(Path(sys.executable).parent / "airflow"))
+    args = parser.parse_args(argv)
+
+    try:
+        key = load_key(args)
+        export, meta = decrypt_export(fetch(args.source, args.endpoint_url), key, args.allow_plaintext)
+        print(
+            f"export {args.source}: {len(export.variables)} variables, {len(export.connections)} connections "
+            f"(logical date {meta.get('logical_date', '?')}, run {meta.get('run_id', '?')})"
+        )
+        url = args.target_db_url or os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN")
+        if not url:
+            raise RestoreError("no target: pass --target-db-url or set AIRFLOW__DATABASE__SQL_ALCHEMY_CONN")
+        target = target_from_url(url)
+        fernet_key = os.environ.get(args.target_fernet_key_env) or None
+        plan = plan_restore(export, read_snapshot(target, fernet_key, "target"))
+        print(f"target {target!r}:")
+        print_plan(plan)
+        if args.dry_run:
+            print("dry run: nothing imported")
+            return 0
+        pick = {k: plan.new[k] + (plan.changed[k] if args.overwrite else []) for k in plan.new}
+        subset = Snapshot(
+            variables={k: export.variables[k] for k in pick["variables"]},
+            connections={c: export.connections[c] for c in pick["connections"]},
+        )
+        if subset.variables or subset.connections:
+            airflow_bin = args.airflow_bin if Path(args.airflow_bin).exists() else "airflow"
+            run_import(subset, url, fernet_key, args.overwrite, airflow_bin)
+        after = read_snapshot(target, fernet_key, "target")
+        wrong = [f"variable {k}" for k, v in subset.variables.items() if after.variables.get(k) != v]
+        wrong += [f"connection {c}" for c, v in subset.connections.items() if after.connections.get(c) != v]
+        if wrong:
+            raise RestoreError(f"{len(wrong)} entries differ after import: {', '.join(wrong[:20])}")
+        skipped = sum(len(v) for v in plan.changed.values()) if not args.overwrite else 0
+        print(
+            f"imported and verified {len(subset.variables)} variables, {len(subset.connections)} connections"
+            + (f"; {skipped} differing entries left unchanged (use --overwrite)" if skipped else "")
+        )
+        return 0
+    except ExportCryptoError as exc:
+        print(f"error: {exc}\nnothing was imported", file=sys.stderr)
+        return 2
+    except AirflowOpsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
