@@ -43,9 +43,9 @@ check-generated: $(STAMP) ## Fail when dags/ differs from what the generator wou
 
 lint: $(STAMP) ## ruff (with the AIR rules)
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check plugins scripts tests bench
+	$(BIN)/ruff format --check plugins tools scripts tests bench
 
-typecheck: $(STAMP) ## mypy --strict on plugins/airflow_ops
+typecheck: $(STAMP) ## mypy --strict on plugins/airflow_ops and tools/airflow_ops_tools
 	$(BIN)/mypy
 
 test-unit: $(STAMP) ## Unit and DAG-integrity tests only (fast)
@@ -61,7 +61,7 @@ demo: $(STAMP) ## Local Airflow with the bundle: run every DAG once under the re
 	$(BIN)/python scripts/demo.py $(DEMO_ARGS)
 
 bench: $(STAMP) ## Write bench-results.json
-	$(BIN)/python scripts/bench.py --output bench-results.json
+	$(BIN)/python -m bench --output bench-results.json
 
 clean: ## Remove the virtualenv and caches
 	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache .demo

@@ -16,8 +16,8 @@ with `--batch-size 10000 --error-on-cleanup-failure`, in successive cutoffs
 Purged rows land in `_airflow_deleted__*` archive tables; `airflow db export-archived` writes them as CSV,
 each file is gzipped and uploaded to `s3://airflow-ops-archive/db-cleanup/<run_id>/` and
 confirmed, and only then does `airflow db drop-archived` remove the archive tables.
-Left out on Airflow 3.3.2 (known clean problems): `dag`, `dag_version`, `trigger`, `callback`, `deadline`
-(see README, housekeeping).
+Left out on Airflow 3.3.2 (known clean problems, reasons in `airflow_ops/dbclean/tables.py`):
+`dag`, `dag_version`, `trigger`, `callback`, `deadline`, `partitioned_asset_key_log`, `_xcom_archive`.
 
 **Schedule.** After each verified backup (Asset
 `airflow_ops_metadata_backup_verified`).

@@ -143,7 +143,7 @@ class MaintenanceStep(BaseOperator):
 
         ti = context["ti"]
         steps = (
-            [t for t in self.dag.tasks if t is not self and isinstance(t, MaintenanceStep)]
+            [t for t in self.dag.tasks if t.task_id != self.task_id and isinstance(t, MaintenanceStep)]
             if self.dag
             else []
         )

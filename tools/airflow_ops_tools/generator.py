@@ -35,8 +35,10 @@ def render_doc(cfg: CommonConfig) -> str:
     from airflow_ops.registry import KINDS
 
     kind = KINDS[getattr(cfg, "kind")]  # noqa: B009 - every concrete config has it
+    from airflow_ops.dbclean.tables import EXCLUDED_TABLES
+
     template = _ENV.from_string(kind.doc_template.read_text(encoding="utf-8"))
-    return template.render(cfg=cfg).strip()
+    return template.render(cfg=cfg, excluded_tables=EXCLUDED_TABLES).strip()
 
 
 def render_dag_file(cfg: CommonConfig, source: str) -> str:

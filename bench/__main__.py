@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Run every benchmark module in bench/ and write one JSON object of metric -> number.
+"""Run every benchmark module in bench/ (`python -m bench`) and write one JSON object of metric -> number.
 
 Each ``bench/<area>.py`` exposes ``run() -> dict[str, float]``. Ratios are measured against a
 baseline run in the same process (the machine is shared and noisy); figures are medians.
@@ -11,12 +11,31 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
+
+def _write_results_md(results: dict[str, float]) -> None:
+    """bench/RESULTS.md: the one human-readable copy of the last run's figures (the README points here)."""
+    import datetime as dt
+    import platform
+
+    lines = [
+        "# Benchmark figures",
+        "",
+        f"Written by `make bench` on {dt.date.today().isoformat()} ({platform.machine()}, "
+        f"{os.cpu_count()} cores, shared). Medians; ratios are against a baseline measured in the same "
+        "run, interleaved; every round's raw figures are in the run's output.",
+        "",
+        "| metric | value |",
+        "|---|---|",
+    ]
+    lines += [f"| `{k}` | {v} |" for k, v in sorted(results.items())]
+    (ROOT / "bench" / "RESULTS.md").write_text("\n".join(lines) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  ({time.monotonic() - started:.0f}s)")
     args.output.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     print(f"wrote {args.output}")
+    _write_results_md(results)
     return 0
 
 
