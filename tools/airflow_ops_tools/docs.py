@@ -36,8 +36,8 @@ SECTIONS: dict[str, Callable[[], str]] = {
 def render_readme(text: str) -> str:
     """``text`` with every generated block replaced by its current content."""
     for name, make in SECTIONS.items():
-        pattern = re.compile(
-            rf"(<!-- generated:{name} -->\n)(?:.*?\n)?(<!-- /generated:{name} -->)", re.DOTALL
-        )
-        text = pattern.sub(lambda m, body=make(): m.group(1) + body + "\n" + m.group(2), text)
+        start, end = f"<!-- generated:{name} -->\n", f"<!-- /generated:{name} -->"
+        pattern = re.compile(re.escape(start) + r"(?:.*?\n)?" + re.escape(end), re.DOTALL)
+        block = start + make() + "\n" + end
+        text = pattern.sub(lambda _m: block, text)  # noqa: B023 - used at once, inside this iteration
     return text
