@@ -163,9 +163,18 @@ def airflow(
         yield stack
 
 
+INTEGRATION = REPO / "tests" / "integration"
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # Tests that use the shared Airflow are integration tests whatever their folder says.
+    """One rule marks integration tests: they live in tests/integration/ (a test elsewhere that asks
+    for a real service fails here, so a unit test never needs one). The shared Airflow adds ``airflow``."""
     for item in items:
-        fixtures = getattr(item, "fixturenames", ())
-        if {"airflow", "pg_server", "s3_server"} & set(fixtures):
+        fixtures = set(getattr(item, "fixturenames", ()))
+        in_folder = INTEGRATION in Path(str(item.fspath)).parents
+        if {"airflow", "pg_server", "s3_server", "scratch_db"} & fixtures and not in_folder:
+            raise pytest.UsageError(f"{item.nodeid} uses a real service: move it to tests/integration/")
+        if in_folder:
             item.add_marker(pytest.mark.integration)
+        if "airflow" in fixtures:
+            item.add_marker(pytest.mark.airflow)

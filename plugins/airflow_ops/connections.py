@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from airflow_ops.exceptions import MissingConnectionError
+from airflow_ops.exceptions import AirflowOpsError, MissingConnectionError
 
 _EXAMPLES = {
     "postgres": "postgresql://airflow_ops_backup:PASSWORD@db-host:5432/airflow",
@@ -33,6 +33,14 @@ def connection_exists(conn_id: str) -> bool:
     except MissingConnectionError:
         return False
     return True
+
+
+class DatabaseConnectError(AirflowOpsError):
+    """PostgreSQL refused or did not answer; ``reason`` is the server's first line (no password in it)."""
+
+    def __init__(self, target: PostgresTarget, reason: str) -> None:
+        super().__init__(f"cannot connect to {target!r}: {reason}")
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -66,6 +74,23 @@ class PostgresTarget:
         if self.sslmode:
             url += f"?sslmode={self.sslmode}"
         return url
+
+    def connect(
+        self, *, timeout_s: int = 15, autocommit: bool = False, application_name: str = "airflow-ops"
+    ) -> Any:
+        """The one way the bundle opens a PostgreSQL session: with a connect timeout, the password
+        passed as a keyword (never in a URL, argv or log), and errors as :class:`DatabaseConnectError`."""
+        import psycopg2
+
+        try:
+            conn = psycopg2.connect(
+                connect_timeout=timeout_s, application_name=application_name, **self.psycopg2_kwargs()
+            )
+        except psycopg2.OperationalError as exc:
+            text = str(exc).strip()
+            raise DatabaseConnectError(self, text.splitlines()[0] if text else type(exc).__name__) from None
+        conn.autocommit = autocommit
+        return conn
 
     def psycopg2_kwargs(self) -> dict[str, Any]:
         kw: dict[str, Any] = {"host": self.host, "port": self.port, "user": self.user, "dbname": self.dbname}

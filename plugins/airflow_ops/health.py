@@ -159,9 +159,7 @@ def check_db_size(size_bytes: int, t: HealthThresholds) -> CheckResult:
 
 def metadata_db_size(target: Any) -> int:
     """``pg_database_size`` of the metadata DB through a :class:`PostgresTarget`."""
-    import psycopg2
-
-    with psycopg2.connect(connect_timeout=10, **target.psycopg2_kwargs()) as conn, conn.cursor() as cur:
+    with target.connect(timeout_s=10) as conn, conn.cursor() as cur:
         cur.execute("SELECT pg_database_size(current_database())")
         row = cur.fetchone()
     conn.close()

@@ -214,7 +214,8 @@ def test_fernet_key_to_secrets_manager_through_the_aws_connection(
     from cryptography.fernet import Fernet
 
     from airflow_ops.config import parse_config
-    from airflow_ops.kinds.metadata_backup.tasks import save_fernet_key
+    from airflow_ops.backup.service import save_fernet_key
+    from airflow_ops.kinds.metadata_backup.tasks import worker_fernet_key, fernet_target
 
     raw = yaml.safe_load((REPO / "config" / "ops_metadata_backup.yml").read_text())
     secret_id = f"airflow-ops/fernet-{uuid.uuid4().hex[:8]}"
@@ -235,7 +236,7 @@ def test_fernet_key_to_secrets_manager_through_the_aws_connection(
     for _ in range(2):  # first run creates the secret, a rotated key becomes its new version
         key = Fernet.generate_key().decode()
         monkeypatch.setenv("AIRFLOW__CORE__FERNET_KEY", key)
-        status = save_fernet_key(cfg)
+        status = save_fernet_key(worker_fernet_key(), fernet_target(cfg))  # type: ignore[arg-type]
         assert status.stored and status.location == f"secretsmanager:{secret_id}"
         assert key not in status.as_text()
         assert json.loads(sm.get_secret_value(SecretId=secret_id)["SecretString"])["fernet_key"] == key

@@ -12,7 +12,7 @@ import pytest
 from airflow_ops.backup.pointer import write_latest_verified
 from tests.harness import AirflowStack, MotoServer
 
-pytestmark = [pytest.mark.integration, pytest.mark.airflow]
+pytestmark = pytest.mark.airflow
 DAG_ID = "ops_db_cleanup"
 SOURCE_DAG = "ops_log_cleanup"
 

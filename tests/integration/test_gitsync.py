@@ -19,8 +19,6 @@ import pytest
 
 from tests.harness import AirflowStack, PostgresServer, wait_for
 
-pytestmark = pytest.mark.integration
-
 REPO = Path(__file__).resolve().parents[2]
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from tests.harness import AirflowStack
 
-pytestmark = [pytest.mark.integration, pytest.mark.airflow]
+pytestmark = pytest.mark.airflow
 DAG_ID = "ops_log_cleanup"
 DAY = 86_400
 

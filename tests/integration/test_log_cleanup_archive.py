@@ -16,8 +16,6 @@ from airflow_ops.logcleanup.service import ArchiveTarget, sweep_roots
 from airflow_ops.logcleanup.sweep import RetentionPolicy
 from tests.harness import MotoServer
 
-pytestmark = pytest.mark.integration
-
 
 def _tree(root: Path) -> list[Path]:
     old_ts = time.time() - 40 * 86_400

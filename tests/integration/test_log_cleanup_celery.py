@@ -15,7 +15,7 @@ from airflow_ops.config import parse_config
 from airflow_ops_tools.generator import render_dag_file
 from tests.harness import AirflowStack, PostgresServer
 
-pytestmark = [pytest.mark.integration, pytest.mark.celery]
+pytestmark = pytest.mark.celery
 REPO = Path(__file__).resolve().parents[2]
 REDIS_DB = 7
 DAG_ID = "ops_log_cleanup_celery_test"

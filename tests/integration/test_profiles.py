@@ -17,8 +17,6 @@ import requests
 from airflow_ops_tools.cfgrender import PROFILES, render, sample_environ, write_config
 from tests.harness import AirflowStack, PostgresServer
 
-pytestmark = pytest.mark.integration
-
 REPO = Path(__file__).resolve().parents[2]
 CELERY_REDIS_DB = 3
 

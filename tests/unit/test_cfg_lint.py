@@ -17,6 +17,8 @@ from airflow_ops_tools.cfgrender import (
     write_config,
 )
 
+pytestmark = pytest.mark.process
+
 REPO = Path(__file__).resolve().parents[2]
 K8S_KEYS = REPO / "tests" / "fixtures" / "cncf_kubernetes_config_keys.json"
 

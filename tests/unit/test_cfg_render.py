@@ -13,6 +13,8 @@ import pytest
 
 from airflow_ops_tools.cfgrender import PROFILES, RenderRefused, render, sample_environ, write_config
 
+pytestmark = pytest.mark.process
+
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "render_cfg.py"
 

@@ -13,6 +13,8 @@ import yaml
 
 from airflow_ops_tools.cfgrender import render, sample_environ
 
+pytestmark = pytest.mark.process
+
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "docker-compose.yaml"
 ENV_EXAMPLE = REPO / ".env.example"

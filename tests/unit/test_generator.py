@@ -12,6 +12,8 @@ import pytest
 from airflow_ops.config import parse_config
 from airflow_ops_tools.generator import render_dag_file
 
+pytestmark = pytest.mark.process
+
 REPO = Path(__file__).parents[2]
 FIXTURES = REPO / "tests" / "fixtures" / "configs"
 

@@ -9,6 +9,8 @@ import pytest
 from airflow_ops.config import load_config_file
 from airflow_ops.registry import KINDS
 
+pytestmark = pytest.mark.process
+
 REPO = Path(__file__).parents[2]
 
 

@@ -37,22 +37,22 @@ def list_backups(client: Any, bucket: str, prefix: str) -> list[BackupEntry]:
     """Every dated folder under ``prefix``, oldest first (other keys, like the pointer, are ignored)."""
     root = prefix.strip("/") + "/"
     entries: dict[str, BackupEntry] = {}
-    paginator = client.get_paginator("list_objects_v2")
-    for page in paginator.paginate(Bucket=bucket, Prefix=root):
-        for obj in page.get("Contents", []):
-            rest = obj["Key"][len(root) :]
-            if "/" not in rest:
-                continue
-            name = rest.split("/", 1)[0]
-            when = parse_stamp(name)
-            if when is None:
-                continue
-            entry = entries.setdefault(name, BackupEntry(folder=root + name, when=when))
-            entry.keys.append(obj["Key"])
-            if obj["Key"].endswith("/" + DUMP_NAME):
-                entry.size_bytes = int(obj["Size"])
-            if obj["Key"].endswith("/" + VERIFIED_NAME):
-                entry.verified = True
+    from airflow_ops.storage import list_objects
+
+    for obj in list_objects(client, bucket, root):
+        rest = obj["Key"][len(root) :]
+        if "/" not in rest:
+            continue
+        name = rest.split("/", 1)[0]
+        when = parse_stamp(name)
+        if when is None:
+            continue
+        entry = entries.setdefault(name, BackupEntry(folder=root + name, when=when))
+        entry.keys.append(obj["Key"])
+        if obj["Key"].endswith("/" + DUMP_NAME):
+            entry.size_bytes = int(obj["Size"])
+        if obj["Key"].endswith("/" + VERIFIED_NAME):
+            entry.verified = True
     return sorted(entries.values(), key=lambda e: e.when)
 
 

@@ -27,10 +27,10 @@ from airflow_ops.backup.s3io import (
     abort_dangling_uploads,
     check_bucket,
     put_bytes,
-    sse_args,
     stream_upload,
 )
 from airflow_ops.connections import PostgresTarget
+from airflow_ops.storage import sse_args
 
 log = logging.getLogger(__name__)
 
@@ -56,14 +56,12 @@ class BackupRequest:
 
 def connect(target: PostgresTarget, conn_id: str, purpose: str = "dump") -> Any:
     """psycopg2 connection; failures name the connection and role, never the password."""
-    import psycopg2
+    from airflow_ops.connections import DatabaseConnectError
 
     try:
-        return psycopg2.connect(
-            connect_timeout=15, application_name="airflow-ops-backup", **target.psycopg2_kwargs()
-        )
-    except psycopg2.OperationalError as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return target.connect(application_name="airflow-ops-backup")
+    except DatabaseConnectError as exc:
+        reason = exc.reason
         raise BackupSourceError(
             f"cannot connect to the metadata DB to {purpose} through connection {conn_id!r} "
             f"({target!r}): {reason}. Fix: check host, port, login and password of {conn_id!r}; "

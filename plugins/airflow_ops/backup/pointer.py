@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from airflow_ops.storage import put_confirmed
+
 LATEST_VERIFIED_NAME = "latest-verified.json"
 POINTER_FORMAT = 1
 
@@ -17,7 +19,7 @@ def write_latest_verified(client: Any, bucket: str, prefix: str, pointer: dict[s
     """Write the pointer (JSON) and return its key."""
     key = pointer_key(prefix)
     body = json.dumps({"format": POINTER_FORMAT, **pointer}, indent=2, sort_keys=True).encode()
-    client.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
+    put_confirmed(client, bucket, key, body, "application/json")
     return key
 
 
@@ -55,11 +57,12 @@ def mark_verified(
         "verified_at": verified_at,
         "full_restore_checked": full_restore_checked,
     }
-    client.put_object(
-        Bucket=manifest.bucket,
-        Key=f"{folder}/{VERIFIED_NAME}",
-        Body=json.dumps(record, indent=2, sort_keys=True).encode(),
-        ContentType="application/json",
+    put_confirmed(
+        client,
+        manifest.bucket,
+        f"{folder}/{VERIFIED_NAME}",
+        json.dumps(record, indent=2, sort_keys=True).encode(),
+        "application/json",
     )
     current = read_latest_verified(client, manifest.bucket, prefix)
     if current and _when(current["logical_date"]) > _when(manifest.logical_date):

@@ -16,7 +16,7 @@ from airflow_ops.backup.errors import BackupError, RestoreRefused
 from airflow_ops.backup.manifest import BackupManifest
 from airflow_ops.backup.pgtools import select_tool
 from airflow_ops.backup.verify import check_archive, compare_counts, restore_stream
-from airflow_ops.connections import PostgresTarget
+from airflow_ops.connections import DatabaseConnectError, PostgresTarget
 
 log = logging.getLogger(__name__)
 
@@ -53,13 +53,12 @@ def choose_backup(
 
 
 def count_user_tables(target: PostgresTarget) -> int:
-    import psycopg2
 
     try:
-        conn = psycopg2.connect(connect_timeout=15, **target.psycopg2_kwargs())
-    except psycopg2.OperationalError as exc:
+        conn = target.connect()
+    except DatabaseConnectError as exc:
         raise BackupError(
-            f"cannot connect to the restore target {target!r}: {str(exc).strip()}. Fix: create the "
+            f"cannot connect to the restore target {target!r}: {exc.reason}. Fix: create the "
             f"database first (createdb {target.dbname}) and check host/port/user/PGPASSWORD."
         ) from None
     try:

@@ -93,14 +93,10 @@ def apply_retention(
         log.info("  %s %s", "would delete" if dry_run else "deleting", backup.folder)
         doomed.extend(sorted(backup.keys))
     if not dry_run:
-        for start in range(0, len(doomed), 1000):
-            batch = [{"Key": k} for k in doomed[start : start + 1000]]
-            resp = client.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
-            if resp.get("Errors"):
-                first = resp["Errors"][0]
-                raise BackupError(
-                    f"retention could not delete {len(resp['Errors'])} object(s) in s3://{bucket}/ "
-                    f"(first: {first.get('Key')}: {first.get('Code')}). Fix: grant s3:DeleteObject."
-                )
-            result.objects_deleted += len(batch)
+        from airflow_ops.storage import StorageError, delete_keys
+
+        try:
+            result.objects_deleted += delete_keys(client, bucket, doomed)
+        except StorageError as exc:
+            raise BackupError(f"retention: {exc}") from None
     return result

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from airflow_ops.backup.errors import BackupError, BackupTargetError
+from airflow_ops.storage import put_confirmed
 
 log = logging.getLogger(__name__)
 
@@ -62,17 +63,6 @@ class HashingReader:
     @property
     def sha256(self) -> str:
         return self._sha.hexdigest()
-
-
-def sse_args(sse: str, kms_key_id: str | None) -> dict[str, str]:
-    if sse == "AES256":
-        return {"ServerSideEncryption": "AES256"}
-    if sse == "aws:kms":
-        args = {"ServerSideEncryption": "aws:kms"}
-        if kms_key_id:
-            args["SSEKMSKeyId"] = kms_key_id
-        return args
-    return {}
 
 
 def check_bucket(client: Any, bucket: str) -> None:
@@ -189,4 +179,5 @@ def iter_object(client: Any, bucket: str, key: str, chunk_bytes: int = 1 << 20) 
 def put_bytes(
     client: Any, bucket: str, key: str, data: bytes, content_type: str, sse: dict[str, str]
 ) -> None:
-    client.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type, **sse)
+    """A sidecar next to a dump: uploaded and confirmed (``airflow_ops.storage.put_confirmed``)."""
+    put_confirmed(client, bucket, key, data, content_type, sse)

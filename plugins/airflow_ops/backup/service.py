@@ -14,13 +14,14 @@ from typing import Any
 
 from airflow_ops.backup.dump import BackupRequest, run_backup
 from airflow_ops.backup.layout import CFG_NAME, PACKAGES_NAME
-from airflow_ops.backup.s3io import put_bytes, sse_args
+from airflow_ops.backup.s3io import put_bytes
 from airflow_ops.backup.sidecars import (
     FernetStatus,
     fingerprint,
     save_fernet_key_s3,
     save_fernet_key_secretsmanager,
 )
+from airflow_ops.storage import sse_args
 
 
 @dataclass(frozen=True)

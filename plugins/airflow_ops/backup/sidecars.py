@@ -97,12 +97,10 @@ def save_fernet_key_s3(
     body = json.dumps(
         {"fernet_key": fernet_key, "fingerprint": fingerprint(fernet_key), "saved_at": _now()}
     ).encode()
-    sse = (
-        {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key_id}
-        if kms_key_id
-        else {"ServerSideEncryption": "AES256"}
-    )
-    client.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json", **sse)
+    from airflow_ops.storage import put_confirmed, sse_args
+
+    sse = sse_args("aws:kms", kms_key_id) if kms_key_id else sse_args("AES256")
+    put_confirmed(client, bucket, key, body, "application/json", sse)
     return FernetStatus(True, f"s3://{bucket}/{key}", fingerprint(fernet_key))
 
 

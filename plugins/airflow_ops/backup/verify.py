@@ -135,11 +135,10 @@ def restore_stream(
 
 def compare_counts(manifest: BackupManifest, target: PostgresTarget) -> dict[str, tuple[int, int]]:
     """Tables whose row count in ``target`` differs from the manifest: name -> (manifest, restored)."""
-    import psycopg2
 
     from airflow_ops.backup.dump import count_rows, user_tables
 
-    conn = psycopg2.connect(connect_timeout=15, **target.psycopg2_kwargs())
+    conn = target.connect()
     try:
         cur = conn.cursor()
         tables = user_tables(cur)
@@ -161,8 +160,7 @@ def full_restore_check(
     import psycopg2
 
     scratch = f"airflow_ops_restore_check_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(connect_timeout=15, **server.psycopg2_kwargs())
-    admin.autocommit = True
+    admin = server.connect(autocommit=True)
     try:
         with admin.cursor() as cur:
             try:

@@ -25,6 +25,7 @@ from typing import Any
 from airflow_ops.connections import PostgresTarget
 from airflow_ops.dbclean.tables import RECENCY_COLUMNS
 from airflow_ops.exceptions import AirflowOpsError
+from airflow_ops.storage import StorageError, put_confirmed, upload_file_confirmed
 
 log = logging.getLogger(__name__)
 
@@ -116,11 +117,7 @@ def parse_found_rows(output: str) -> dict[str, int]:
 
 # ------------------------------------------------------------------------------------------ SQL
 def _connect(target: PostgresTarget) -> Any:
-    import psycopg2
-
-    conn = psycopg2.connect(connect_timeout=15, **target.psycopg2_kwargs())
-    conn.autocommit = True
-    return conn
+    return target.connect(autocommit=True, application_name="airflow-ops-db-cleanup")
 
 
 def existing_tables(target: PostgresTarget) -> set[str]:
@@ -206,15 +203,11 @@ def upload_exports(
         with gz.open("rb") as fh:
             while chunk := fh.read(1024 * 1024):
                 digest.update(chunk)
-        size = gz.stat().st_size
         key = f"{key_prefix}/{table}.csv.gz"
-        client.upload_file(str(gz), bucket, key)
-        head = client.head_object(Bucket=bucket, Key=key)
-        if int(head["ContentLength"]) != size:
-            raise DbCleanupError(
-                f"s3://{bucket}/{key} has {head['ContentLength']} bytes, expected {size}: archive tables "
-                "were NOT dropped; re-run the task"
-            )
+        try:
+            size = upload_file_confirmed(client, bucket, key, gz)
+        except StorageError as exc:
+            raise DbCleanupError(f"{exc}: archive tables were NOT dropped; re-run the task") from None
         uploaded.append(UploadedArchive(table, key, rows.get(table, -1), size, digest.hexdigest()))
         gz.unlink()
     manifest = {
@@ -222,12 +215,16 @@ def upload_exports(
         "created_at": dt.datetime.now(dt.UTC).isoformat(),
         "objects": [u.__dict__ for u in uploaded],
     }
-    client.put_object(
-        Bucket=bucket,
-        Key=f"{key_prefix}/manifest.json",
-        Body=json.dumps(manifest, indent=2).encode(),
-        ContentType="application/json",
-    )
+    try:
+        put_confirmed(
+            client,
+            bucket,
+            f"{key_prefix}/manifest.json",
+            json.dumps(manifest, indent=2).encode(),
+            "application/json",
+        )
+    except StorageError as exc:
+        raise DbCleanupError(f"{exc}: archive tables were NOT dropped; re-run the task") from None
     return uploaded
 
 

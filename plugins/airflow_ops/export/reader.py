@@ -10,7 +10,7 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-from airflow_ops.connections import PostgresTarget
+from airflow_ops.connections import DatabaseConnectError, PostgresTarget
 from airflow_ops.exceptions import AirflowOpsError
 from airflow_ops.export.model import ConnectionEntry, Snapshot, VariableEntry
 
@@ -73,11 +73,9 @@ def read_snapshot(
 
     dec = FernetDecryptor(fernet_key)
     try:
-        conn = psycopg2.connect(
-            connect_timeout=15, application_name="airflow-ops-config-export", **target.psycopg2_kwargs()
-        )
-    except psycopg2.OperationalError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        conn = target.connect(application_name="airflow-ops-config-export")
+    except DatabaseConnectError as exc:
+        first = exc.reason
         raise ExportReadError(
             f"cannot reach the metadata DB {target!r} (connection {conn_id!r}): {first}"
         ) from None

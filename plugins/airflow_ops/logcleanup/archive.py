@@ -15,13 +15,13 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_ops.exceptions import AirflowOpsError
 from airflow_ops.logcleanup.sweep import RootStats
+from airflow_ops.storage import StorageError, upload_file_confirmed
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
-class ArchiveUploadError(AirflowOpsError):
+class ArchiveUploadError(StorageError):
     """An archive could not be uploaded or confirmed; none of its files were deleted."""
 
 
@@ -76,20 +76,10 @@ class S3LogArchiver:
         tmp, self._tar, self._tmp = self._tmp, None, None
         key = f"{self.key_prefix}-{len(self.uploaded):05d}.tar.gz"
         try:
-            size = os.path.getsize(tmp)
             try:
-                self.client.upload_file(tmp, self.bucket, key)
-                head = self.client.head_object(Bucket=self.bucket, Key=key)
-            except Exception as exc:
-                raise ArchiveUploadError(
-                    f"uploading s3://{self.bucket}/{key} failed ({exc}); no log file was deleted. "
-                    "Check the AWS connection and that the bucket exists and is writable."
-                ) from exc
-            if int(head["ContentLength"]) != size:
-                raise ArchiveUploadError(
-                    f"s3://{self.bucket}/{key} has {head['ContentLength']} bytes, expected {size}; "
-                    "no log file was deleted"
-                )
+                upload_file_confirmed(self.client, self.bucket, key, tmp)
+            except StorageError as exc:
+                raise ArchiveUploadError(f"{exc}; no log file was deleted") from None
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)

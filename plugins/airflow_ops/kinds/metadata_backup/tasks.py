@@ -37,13 +37,13 @@ def redacted_airflow_cfg() -> str:
     return redact_config(sections, sensitive)
 
 
-def _fernet_key() -> str:
+def worker_fernet_key() -> str:
     from airflow.configuration import conf
 
     return str(conf.get("core", "fernet_key", fallback="") or "")
 
 
-def _fernet_target(cfg: MetadataBackupConfig) -> Any:
+def fernet_target(cfg: MetadataBackupConfig) -> Any:
     from airflow_ops.backup.service import FernetTarget
     from airflow_ops.connections import s3_client
 
@@ -87,8 +87,8 @@ def backup(cfg: MetadataBackupConfig, run: Run) -> dict[str, Any]:
         cleanup_client=lambda: s3_client(cfg.aws_conn_id),
         airflow_cfg=redacted_airflow_cfg() if cfg.save_airflow_cfg else None,
         packages=package_list() if cfg.save_packages else None,
-        fernet_key=_fernet_key(),
-        fernet_target=_fernet_target(cfg),
+        fernet_key=worker_fernet_key(),
+        fernet_target=fernet_target(cfg),
     )
 
 
