@@ -213,9 +213,9 @@ def test_fernet_key_to_secrets_manager_through_the_aws_connection(
     import yaml
     from cryptography.fernet import Fernet
 
-    from airflow_ops.config import parse_config
     from airflow_ops.backup.service import save_fernet_key
-    from airflow_ops.kinds.metadata_backup.tasks import worker_fernet_key, fernet_target
+    from airflow_ops.config import parse_config
+    from airflow_ops.kinds.metadata_backup.tasks import fernet_target, worker_fernet_key
 
     raw = yaml.safe_load((REPO / "config" / "ops_metadata_backup.yml").read_text())
     secret_id = f"airflow-ops/fernet-{uuid.uuid4().hex[:8]}"
