@@ -193,8 +193,8 @@ def test_separate_locations_and_export_dags_sharing_a_prefix_are_accepted(tmp_pa
     cfg_dir = tmp_path / "config"
     shutil.copytree(REPO / "config", cfg_dir)
     # The export kind appends the dag_id, so a copied export config may keep bucket and prefix.
-    text = (cfg_dir / "ops_config_export.yml").read_text().replace("ops_config_export", "ops_config_export_eu")
-    (cfg_dir / "ops_config_export_eu.yml").write_text(text)
+    text = (cfg_dir / "ops_config_export.yml").read_text().replace("ops_config_export", "ops_export_eu")
+    (cfg_dir / "ops_export_eu.yml").write_text(text)
     # "metadata-backup-eu" is a sibling of "metadata-backup", not inside it.
     (cfg_dir / "ops_metadata_backup_eu.yml").write_text(
         "kind: metadata_backup\ndag_id: ops_metadata_backup_eu\nprefix: metadata-backup-eu\n"
