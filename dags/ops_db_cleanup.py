@@ -17,7 +17,7 @@ Purged rows land in `_airflow_deleted__*` archive tables; `airflow db export-arc
 each file is gzipped and uploaded to `s3://airflow-ops-archive/db-cleanup/<run_id>/` and
 confirmed, and only then does `airflow db drop-archived` remove the archive tables.
 Left out on Airflow 3.3.2 (known clean problems): `dag`, `dag_version`, `trigger`, `callback`, `deadline`
-(see README, housekeeping).
+(README, "ops_db_cleanup": why each is left out).
 
 **Schedule.** After each verified backup (Asset
 `airflow_ops_metadata_backup_verified`).
