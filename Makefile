@@ -43,7 +43,7 @@ check-generated: $(STAMP) ## Fail when dags/ differs from what the generator wou
 
 lint: $(STAMP) ## ruff (with the AIR rules)
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check plugins scripts tests bench
+	$(BIN)/ruff format --check plugins scripts tests bench tools
 
 typecheck: $(STAMP) ## mypy --strict on plugins/airflow_ops
 	$(BIN)/mypy
