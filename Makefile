@@ -35,8 +35,8 @@ venv: $(STAMP) ## Build .venv from the committed lock (no unpinned resolution)
 lock: | $(UV) ## Re-resolve requirements/requirements.in into the hashed lock
 	$(UV) pip compile requirements/requirements.in -o requirements/lock.txt --python-version 3.11 --generate-hashes
 
-generate: $(STAMP) ## Render config/*.yml into dags/*.py
-	$(BIN)/airflow-ops generate
+generate: $(STAMP) ## Render config/*.yml into dags/*.py (deletes generated DAGs whose config is gone)
+	$(BIN)/airflow-ops generate --prune
 
 check-generated: $(STAMP) ## Fail when dags/ differs from what the generator would write
 	$(BIN)/airflow-ops generate --check

@@ -6,6 +6,9 @@ an embedded one from the ``pgserver`` package if it is installed; a moto S3 serv
 S3. Starts scheduler, dag-processor, triggerer and api-server on free ports, triggers each DAG in
 dags/ under the real scheduler, prints each run's report, and shuts everything down.
 ``--keep`` leaves it running until Ctrl-C so you can open the UI.
+
+The Airflow home (``.demo/airflow_home``, mode 0700) holds the demo's fernet key, JWT secret, API
+secret and passwords file (each 0600); they are deleted on exit, Ctrl-C and SIGTERM included.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import signal
 import sys
 import time
 from pathlib import Path
@@ -20,7 +24,16 @@ from typing import Any
 
 from airflow_ops.report import RunReport
 from airflow_ops.steps import REPORT_KEY
-from tests.harness import AirflowStack, MotoServer, PostgresServer, airflow_stack, demo_env
+from airflow_ops_tools.secretfile import private_dir, remove_secrets
+from tests.harness import (
+    PASSWORDS_FILE,
+    SECRET_NAMES,
+    AirflowStack,
+    MotoServer,
+    PostgresServer,
+    airflow_stack,
+    demo_env,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -67,6 +80,17 @@ def _report(stack: AirflowStack, dag_id: str, run_id: str) -> RunReport | None:
     return None
 
 
+def secret_files(home: Path) -> list[Path]:
+    """What the demo leaves secret in its home: the stack's secrets and the airflow.cfg that
+    Airflow writes on first start (with generated secret values)."""
+    return [home / f".{name}" for name in SECRET_NAMES] + [home / PASSWORDS_FILE, home / "airflow.cfg"]
+
+
+def _terminate(signum: int, _frame: object) -> None:
+    # SIGTERM/SIGHUP end the demo like Ctrl-C: every `finally` runs (processes, database, secrets).
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -79,7 +103,21 @@ def main(argv: list[str] | None = None) -> int:
 
     home = ROOT / ".demo" / "airflow_home"
     shutil.rmtree(home, ignore_errors=True)
-    home.mkdir(parents=True)
+    private_dir(home)
+    previous = {sig: signal.signal(sig, _terminate) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        return _run(args, home)
+    except KeyboardInterrupt:
+        print("\nInterrupted.", file=sys.stderr)
+        return 130
+    finally:
+        remove_secrets(secret_files(home))
+        print(f"Deleted the demo's secrets from {home}.")
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _run(args: argparse.Namespace, home: Path) -> int:
     pg, embedded = _postgres()
     s3 = MotoServer().start()
     for bucket in BUCKETS:

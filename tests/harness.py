@@ -28,8 +28,12 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 
 from airflow_ops.api_client import AirflowApi, ApiError
+from airflow_ops_tools.secretfile import private_dir, remove_secrets, write_secret
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
+#: The secrets an :class:`AirflowStack` writes into its home (0600, home 0700): ``home/.<name>``.
+SECRET_NAMES = ("fernet_key", "api_secret", "jwt_secret")
+PASSWORDS_FILE = "passwords.json"
 COMPONENTS = ("scheduler", "dag-processor", "triggerer", "api-server")
 ADMIN_USER = "admin"
 
@@ -217,7 +221,7 @@ class AirflowStack:
                 "AIRFLOW__CORE__FERNET_KEY": self._secret("fernet_key"),
                 "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
                 "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
-                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / PASSWORDS_FILE),
                 "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.base_url}/execution/",
                 "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.sql_alchemy_conn,
                 "AIRFLOW__API__BASE_URL": self.base_url,
@@ -280,8 +284,17 @@ class AirflowStack:
         path = self.home / f".{name}"
         if not path.exists():
             value = base64.urlsafe_b64encode(os.urandom(32)).decode()
-            path.write_text(value)
+            write_secret(path, value, tighten_dir=True)
         return path.read_text()
+
+    @property
+    def secret_files(self) -> list[Path]:
+        """Every secret this stack writes (fernet key, API secret, JWT secret, passwords file)."""
+        return [self.home / f".{name}" for name in SECRET_NAMES] + [self.home / PASSWORDS_FILE]
+
+    def remove_secrets(self) -> list[Path]:
+        """Delete the secret files (the stack must be stopped: they are read at every start)."""
+        return remove_secrets(self.secret_files)
 
     def airflow(
         self, *args: str, check: bool = True, timeout: float = 600, env: dict[str, str] | None = None
@@ -298,9 +311,13 @@ class AirflowStack:
             raise RuntimeError(f"airflow {' '.join(args)} exited {proc.returncode}:\n{proc.stderr[-3000:]}")
         return proc
 
+    def write_passwords_file(self) -> Path:
+        """SimpleAuthManager's passwords file: 0600 (an existing one is replaced) in the 0700 home."""
+        private_dir(self.home)
+        return write_secret(self.home / PASSWORDS_FILE, json.dumps({ADMIN_USER: self.password}))
+
     def migrate(self) -> None:
-        self.home.mkdir(parents=True, exist_ok=True)
-        (self.home / "passwords.json").write_text(json.dumps({ADMIN_USER: self.password}))
+        self.write_passwords_file()
         self.airflow("db", "migrate")
 
     def start(self, components: tuple[str, ...] = COMPONENTS, timeout: float = 180) -> AirflowStack:
@@ -471,7 +488,11 @@ def airflow_stack(
     components: tuple[str, ...] = COMPONENTS,
     keep_db: bool = False,
 ) -> Iterator[AirflowStack]:
-    """Create a database, migrate it, start the components; tear everything down afterwards."""
+    """Create a database, migrate it, start the components; tear everything down afterwards.
+
+    Teardown also deletes the stack's secret files, unless ``keep_db`` (a kept database needs its
+    fernet key).
+    """
     dbname = pg.create_database()
     stack = AirflowStack(
         home, pg.sqlalchemy_url(dbname), dags_folder, plugins_folder, executor, dict(extra_env or {})
@@ -484,6 +505,7 @@ def airflow_stack(
         stack.stop()
         if not keep_db:
             pg.drop_database(dbname)
+            stack.remove_secrets()
         shutil.rmtree(home / "plugins", ignore_errors=True)
 
 

@@ -14,12 +14,24 @@ class ApiError(AirflowOpsError):
     """The api-server is unreachable or answered with an error."""
 
 
+class ApiUnreachableError(ApiError):
+    """No HTTP answer at all (connection refused, DNS, timeout)."""
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    return " ".join(text.split())[:limit]
+
+
 @dataclass
 class AirflowApi:
     base_url: str
     username: str | None = None
     password: str | None = None
     timeout: float = 10.0
+    #: where the credentials come from, for error messages (the probe CLI reads environment variables)
+    credentials_hint: str = "the connection's login/password"
+    #: where the base URL comes from, for error messages
+    url_hint: str = "the connection's host/port"
     _token: str | None = field(default=None, repr=False)
     _session: requests.Session = field(default_factory=requests.Session, repr=False)
 
@@ -38,7 +50,9 @@ class AirflowApi:
     def token(self) -> str:
         if self._token is None:
             if not self.username:
-                raise ApiError(f"{self.base_url}: no username configured for JWT auth (connection login)")
+                raise ApiError(
+                    f"{self.base_url}: no username configured for JWT auth: set {self.credentials_hint}"
+                )
             try:
                 resp = self._session.post(
                     self._url("/auth/token"),
@@ -46,14 +60,46 @@ class AirflowApi:
                     timeout=self.timeout,
                 )
             except requests.RequestException as exc:
-                raise ApiError(f"api-server {self.base_url} unreachable: {exc.__class__.__name__}") from None
+                raise ApiUnreachableError(
+                    f"api-server {self.base_url} unreachable: {exc.__class__.__name__}"
+                ) from None
             if resp.status_code >= 400:
+                if not self._is_json(resp):
+                    raise self._not_json(resp, "/auth/token")
                 raise ApiError(
-                    f"POST {self.base_url}/auth/token answered {resp.status_code}: check the connection's "
-                    "login/password and that [api_auth] jwt_secret is identical on every component"
+                    f"POST {self.base_url}/auth/token answered {resp.status_code}: check "
+                    f"{self.credentials_hint} and that [api_auth] jwt_secret is identical on every component"
                 )
-            self._token = str(resp.json()["access_token"])
+            body = self._json(resp, "/auth/token")
+            if not isinstance(body, dict) or not body.get("access_token"):
+                raise ApiError(
+                    f"{self._url('/auth/token')} answered HTTP {resp.status_code} without an access_token: "
+                    f"is {self.url_hint} the api-server?"
+                )
+            self._token = str(body["access_token"])
         return self._token
+
+    @staticmethod
+    def _content_type(resp: requests.Response) -> str:
+        return (resp.headers.get("Content-Type") or "").split(";")[0].strip() or "(no content type)"
+
+    def _is_json(self, resp: requests.Response) -> bool:
+        return "json" in self._content_type(resp)
+
+    def _not_json(self, resp: requests.Response, path: str) -> ApiError:
+        return ApiError(
+            f"{self._url(path)} answered HTTP {resp.status_code} {self._content_type(resp)}, not JSON: "
+            f"is {self.url_hint} the api-server?"
+        )
+
+    def _json(self, resp: requests.Response, path: str) -> Any:
+        """The decoded body; an HTML page (a proxy, another service, the UI) is an error naming the URL."""
+        if not resp.content:
+            return None
+        try:
+            return resp.json()
+        except ValueError:
+            raise self._not_json(resp, path) from None
 
     def request(self, method: str, path: str, *, auth: bool = True, **kwargs: Any) -> Any:
         headers = kwargs.pop("headers", {})
@@ -64,19 +110,27 @@ class AirflowApi:
                 method, self._url(path), headers=headers, timeout=self.timeout, **kwargs
             )
         except requests.RequestException as exc:
-            raise ApiError(
+            raise ApiUnreachableError(
                 f"api-server {self.base_url} unreachable ({method} {path}): {exc.__class__.__name__}"
             ) from None
         if resp.status_code >= 400:
-            raise ApiError(f"{method} {path} answered {resp.status_code}: {resp.text[:300]}")
-        return resp.json() if resp.content else None
+            if not self._is_json(resp):
+                raise self._not_json(resp, path)
+            raise ApiError(f"{method} {path} answered {resp.status_code}: {_one_line(resp.text)}")
+        return self._json(resp, path)
 
     def get(self, path: str, *, auth: bool = True, **kwargs: Any) -> Any:
         return self.request("GET", path, auth=auth, **kwargs)
 
     def health(self) -> dict[str, Any]:
         """``/api/v2/monitor/health``: always 200, the body says what is healthy."""
-        body = self.get("/api/v2/monitor/health", auth=False)
+        path = "/api/v2/monitor/health"
+        body = self.get(path, auth=False)
+        if not isinstance(body, dict) or not isinstance(body.get("metadatabase"), dict):
+            raise ApiError(
+                f"{self._url(path)} answered JSON without a 'metadatabase' section "
+                f"({_one_line(repr(body), 80)}): is {self.url_hint} the api-server?"
+            )
         return dict(body)
 
     def import_error_count(self) -> int:

@@ -50,7 +50,7 @@ def parse_config(raw: Any, source: str = "<config>") -> CommonConfig:
         field = ".".join(loc) or "<root>"
         reason = err["msg"]
         if err["type"] == "extra_forbidden":
-            reason = "unknown key (check the spelling; see README 'Configuration reference')"
+            reason = "unknown key (check the spelling; see README 'Configuration')"
         elif "input" in err and err["type"] not in ("missing",) and not isinstance(err["input"], dict):
             reason = f"{reason} (got {err['input']!r})"
         more = len(exc.errors()) - 1

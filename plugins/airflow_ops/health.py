@@ -54,6 +54,18 @@ def check_components(
     results = []
     for name in components:
         section = body.get(name) or {}
+        if not isinstance(section, dict):
+            results.append(
+                CheckResult(
+                    name,
+                    None,
+                    "a JSON object",
+                    Verdict.CRITICAL,
+                    f"the health body's {name!r} is {section!r}, not an object: "
+                    "is this Airflow 3's api-server?",
+                )
+            )
+            continue
         status = section.get("status")
         if name == "metadatabase":
             verdict = Verdict.OK if status == "healthy" else Verdict.CRITICAL
@@ -67,8 +79,21 @@ def check_components(
                 )
             )
             continue
-        hb = _parse_ts(section.get(f"latest_{name}_heartbeat"))
         threshold = f"heartbeat <= {t.heartbeat_warning_seconds}s warn, {t.heartbeat_critical_seconds}s crit"
+        raw_hb = section.get(f"latest_{name}_heartbeat")
+        try:
+            hb = _parse_ts(raw_hb)
+        except (TypeError, ValueError, AttributeError):
+            results.append(
+                CheckResult(
+                    name,
+                    None,
+                    threshold,
+                    Verdict.CRITICAL,
+                    f"latest_{name}_heartbeat {raw_hb!r} is not an ISO timestamp",
+                )
+            )
+            continue
         if status is None or hb is None:
             results.append(CheckResult(name, None, threshold, Verdict.CRITICAL, f"{name} has never run"))
             continue

@@ -349,3 +349,102 @@ def test_a_dag_bundle_list_comes_with_its_own_storage_path() -> None:
     assert not parsed(render("local", sample_environ("local")).text).has_option(
         "dag_processor", "dag_bundle_storage_path"
     )
+
+
+# -- issue 14 item 10: one-line refusals, honest output, invalid fernet keys ----------------------
+@pytest.mark.parametrize(
+    "key",
+    [
+        pytest.param("changeme", id="placeholder"),
+        pytest.param("A" * 44, id="44-chars-not-32-bytes"),
+        pytest.param("Zm9v" * 10, id="base64-of-30-bytes"),
+        pytest.param("!" * 43 + "=", id="not-base64"),
+    ],
+)
+@pytest.mark.parametrize("profile", list(PROFILES))
+def test_an_invalid_fernet_key_is_refused_in_every_profile(profile: str, key: str) -> None:
+    from cryptography.fernet import Fernet
+
+    with pytest.raises(ValueError):
+        Fernet(key)  # what Airflow would do with it at start
+    with pytest.raises(RenderRefused, match="AIRFLOW_OPS_FERNET_KEY is not a 32-byte url-safe base64"):
+        render(profile, sample_environ(profile, AIRFLOW_OPS_FERNET_KEY=key))
+
+
+def test_an_invalid_key_in_a_rotation_list_is_refused_in_local() -> None:
+    from cryptography.fernet import Fernet
+
+    keys = f"{Fernet.generate_key().decode()},not-a-key"
+    with pytest.raises(RenderRefused, match=r"key 2 of 2"):
+        render("local", sample_environ("local", AIRFLOW_OPS_FERNET_KEY=keys))
+
+
+def test_a_weak_but_valid_fernet_key_is_still_only_a_warning_in_local() -> None:
+    rendered = render("local", sample_environ("local", AIRFLOW_OPS_FERNET_KEY="A" * 43 + "="))
+    assert any("AIRFLOW_OPS_FERNET_KEY is a low-entropy" in w for w in rendered.warnings)
+
+
+def test_cli_out_a_directory_is_one_line_exit_2(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", **sample_environ("local")}
+    proc = run_cli("--profile", "local", "--out", str(tmp_path), env=env, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert f"--out {tmp_path} is a directory" in lines[0]
+    assert f"--out {tmp_path / 'airflow.cfg'}" in lines[0]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_out_in_an_unwritable_place_is_one_line_exit_2(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    env = {"PATH": "/usr/bin:/bin", **sample_environ("local")}
+    proc = run_cli("--profile", "local", "--out", str(blocker / "airflow.cfg"), env=env, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "cannot write" in proc.stderr
+
+
+def test_cli_says_unchanged_for_a_file_it_left_alone(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", **sample_environ("local")}
+    out = tmp_path / "airflow.cfg"
+    first = run_cli("--profile", "local", "--out", str(out), env=env, cwd=tmp_path)
+    assert first.returncode == 0 and f"wrote {out}" in first.stderr, first.stderr
+    mtime = out.stat().st_mtime_ns
+    second = run_cli("--profile", "local", "--out", str(out), "--force", env=env, cwd=tmp_path)
+    assert second.returncode == 0, second.stderr
+    assert f"unchanged {out}" in second.stderr and "wrote" not in second.stderr
+    assert out.stat().st_mtime_ns == mtime
+
+
+def test_cli_refuses_an_invalid_fernet_key_in_local_before_writing(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", **sample_environ("local", AIRFLOW_OPS_FERNET_KEY="not-a-fernet-key")}
+    out = tmp_path / "airflow.cfg"
+    proc = run_cli("--profile", "local", "--out", str(out), env=env, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "AIRFLOW_OPS_FERNET_KEY is not a 32-byte url-safe base64 Fernet key" in proc.stderr
+    assert "Fernet.generate_key" in proc.stderr
+    assert not out.exists()
+
+
+# -- issue 14 item 6: the passwords file is private, an existing one is tightened ------------------
+def test_an_existing_passwords_file_is_tightened_to_0600(tmp_path: Path) -> None:
+    from airflow_ops_tools.cfgrender import write_passwords_file
+
+    pw = tmp_path / "passwords.json"
+    pw.write_text('{"admin": "old"}')
+    pw.chmod(0o644)
+    write_passwords_file({"AIRFLOW_OPS_ADMIN_PASSWORD": "a-strong-password-1"}, pw)
+    assert pw.stat().st_mode & 0o777 == 0o600
+    assert json.loads(pw.read_text()) == {"admin": "a-strong-password-1"}
+    assert [p.name for p in tmp_path.iterdir()] == ["passwords.json"], "no temporary file left behind"
+
+
+def test_a_directory_created_for_the_passwords_file_is_0700(tmp_path: Path) -> None:
+    from airflow_ops_tools.cfgrender import write_passwords_file
+
+    pw = tmp_path / "new" / "passwords.json"
+    write_passwords_file({"AIRFLOW_OPS_ADMIN_PASSWORD": "a-strong-password-1"}, pw)
+    assert pw.parent.stat().st_mode & 0o777 == 0o700
+    assert pw.stat().st_mode & 0o777 == 0o600

@@ -103,3 +103,103 @@ def test_rendered_file_is_thin_and_carries_the_doc() -> None:
     assert "'kind': 'health_probe'" in code and "'dagrun_timeout_minutes': 4" in code  # defaults written out
     assert "Probe X" in text.split('"""')[1]
     compile(text, "x.py", "exec")
+
+
+# -- issue 14 item 9: files outside what was asked are only removed with --prune -----------------
+def test_generated_files_without_config_are_listed_and_kept(tmp_path: Path) -> None:
+    cfg_dir, dags_dir = tmp_path / "config", tmp_path / "dags"
+    shutil.copytree(REPO / "config", cfg_dir)
+    assert _generate(cfg_dir, dags_dir).returncode == 0
+    before = sorted(p.name for p in dags_dir.glob("*.py"))
+    # Rendering one other config dir into the same dags/ must not delete the other DAGs.
+    only = tmp_path / "only"
+    only.mkdir()
+    shutil.copy(cfg_dir / "ops_health_probe.yml", only)
+    proc = _generate(only, dags_dir)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in dags_dir.glob("*.py")) == before
+    kept = [line for line in proc.stderr.splitlines() if line.startswith("kept ")]
+    assert len(kept) == len(before) - 1
+    assert all("--prune" in line for line in kept)
+    assert "removed" not in proc.stdout
+
+
+def test_prune_deletes_generated_files_without_config_only(tmp_path: Path) -> None:
+    cfg_dir, dags_dir = tmp_path / "config", tmp_path / "dags"
+    shutil.copytree(REPO / "config", cfg_dir)
+    assert _generate(cfg_dir, dags_dir).returncode == 0
+    (dags_dir / "hand_written.py").write_text("# not generated\n")
+    (cfg_dir / "ops_health_probe.yml").unlink()
+    proc = _generate(cfg_dir, dags_dir, "--prune")
+    assert proc.returncode == 0, proc.stderr
+    assert not (dags_dir / "ops_health_probe.py").exists()
+    assert "removed" in proc.stdout and "ops_health_probe.py" in proc.stdout
+    assert (dags_dir / "hand_written.py").exists(), "a file the generator did not write is never pruned"
+    assert (dags_dir / "ops_log_cleanup.py").exists()
+
+
+def test_make_generate_prunes_the_repositorys_own_dags() -> None:
+    makefile = (REPO / "Makefile").read_text()
+    recipe = makefile.split("\ngenerate:", 1)[1].split("\n\n", 1)[0]
+    assert "airflow-ops generate --prune" in recipe
+
+
+# -- issue 14 item 8: two configs writing one storage location ------------------------------------
+_SHARED = {
+    "metadata_backup": (
+        "kind: metadata_backup\nbucket: b-backups\nprefix: metadata-backup\n",
+        "kind: metadata_backup\nbucket: b-backups\nprefix: metadata-backup/\n",
+        "bucket/prefix",
+    ),
+    "db_cleanup": (
+        "kind: db_cleanup\narchive_bucket: b-archive\narchive_prefix: db-cleanup\n",
+        "kind: db_cleanup\narchive_bucket: b-archive\narchive_prefix: db-cleanup\n",
+        "archive_bucket/archive_prefix",
+    ),
+    "log_cleanup": (
+        "kind: log_cleanup\narchive: {bucket: b-logs, prefix: logs}\n",
+        "kind: log_cleanup\narchive: {bucket: b-logs, prefix: logs}\n",
+        "archive.bucket/archive.prefix",
+    ),
+    "config_export_nested": (
+        "kind: config_export\nbucket: b-exports\nprefix: exports\n",
+        # writes under exports/a/x/, inside the first DAG's exports/a/
+        "kind: config_export\nbucket: b-exports\nprefix: exports/a\n",
+        "bucket/prefix",
+    ),
+    "cross_kind_nested": (
+        "kind: metadata_backup\nbucket: shared\nprefix: ops\n",
+        "kind: log_cleanup\narchive: {bucket: shared, prefix: ops/logs}\n",
+        "archive.bucket/archive.prefix",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_SHARED))
+def test_two_configs_writing_one_location_are_refused(tmp_path: Path, case: str) -> None:
+    first, second, fields = _SHARED[case]
+    cfg_dir = tmp_path / "config"
+    cfg_dir.mkdir()
+    (cfg_dir / "a.yml").write_text(first + "dag_id: a\n")
+    (cfg_dir / "x.yml").write_text(second + "dag_id: x\n")
+    proc = _generate(cfg_dir, tmp_path / "dags")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert "a.yml" in lines[0] and "x.yml" in lines[0]
+    assert fields in lines[0] and "own bucket or a prefix" in lines[0]
+    assert not (tmp_path / "dags").exists(), "nothing may be written"
+
+
+def test_separate_locations_and_export_dags_sharing_a_prefix_are_accepted(tmp_path: Path) -> None:
+    cfg_dir = tmp_path / "config"
+    shutil.copytree(REPO / "config", cfg_dir)
+    # The export kind appends the dag_id, so a copied export config may keep bucket and prefix.
+    text = (cfg_dir / "ops_config_export.yml").read_text().replace("ops_config_export", "ops_export_eu")
+    (cfg_dir / "ops_export_eu.yml").write_text(text)
+    # "metadata-backup-eu" is a sibling of "metadata-backup", not inside it.
+    (cfg_dir / "ops_metadata_backup_eu.yml").write_text(
+        "kind: metadata_backup\ndag_id: ops_metadata_backup_eu\nprefix: metadata-backup-eu\n"
+    )
+    proc = _generate(cfg_dir, tmp_path / "dags")
+    assert proc.returncode == 0, proc.stderr

@@ -28,6 +28,7 @@ from pathlib import Path
 import jinja2
 
 from airflow_ops.exceptions import AirflowOpsError
+from airflow_ops_tools.secretfile import write_secret
 
 #: profile name -> the executor it is built around
 PROFILES: dict[str, str] = {
@@ -60,6 +61,9 @@ class RenderRefused(AirflowOpsError):
 
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
+        if len(problems) == 1:
+            super().__init__(f"refusing to render airflow.cfg: {problems[0]}")
+            return
         lines = "\n".join(f"  - {p}" for p in problems)
         super().__init__(f"refusing to render airflow.cfg ({len(problems)} problem(s)):\n{lines}")
 
@@ -95,18 +99,39 @@ def _looks_like_placeholder(value: str) -> bool:
     return rest != lowered and len(rest) < 24
 
 
+INVALID_FERNET_KEY = "is not a 32-byte url-safe base64 Fernet key"
+
+
 def fernet_key_problem(value: str) -> str | None:
-    """Why ``value`` is not a usable ``[core] fernet_key`` (comma-separated keys allowed for rotation)."""
+    """Why ``value`` is not a usable ``[core] fernet_key`` (comma-separated keys allowed for rotation).
+
+    An invalid key (:func:`fernet_key_invalid`) is refused in every profile; a weak one only outside
+    the lenient ones.
+    """
+    invalid = fernet_key_invalid(value)
+    if invalid:
+        return invalid
     for key in value.split(","):
-        key = key.strip()
-        try:
-            raw = base64.urlsafe_b64decode(key.encode("ascii"))
-        except (binascii.Error, ValueError, UnicodeEncodeError):
-            raw = b""
-        if len(raw) != 32 or len(key) != 44:
-            return "is not a 32-byte url-safe base64 Fernet key"
+        raw = base64.urlsafe_b64decode(key.strip().encode("ascii"))
         if len(set(raw)) < 8:
             return "is a low-entropy (repetitive) key"
+    return None
+
+
+def fernet_key_invalid(value: str) -> str | None:
+    """Why ``value`` cannot be used at all: Airflow's ``Fernet(key)`` would raise on it."""
+    from cryptography.fernet import Fernet
+
+    keys = [key.strip() for key in value.split(",")]
+    for n, key in enumerate(keys, 1):
+        which = f" (key {n} of {len(keys)})" if len(keys) > 1 else ""
+        try:
+            raw = base64.urlsafe_b64decode(key.encode("ascii"))
+            Fernet(key)
+        except (binascii.Error, ValueError, UnicodeEncodeError):
+            return INVALID_FERNET_KEY + which
+        if len(raw) != 32 or len(key) != 44:
+            return INVALID_FERNET_KEY + which
     return None
 
 
@@ -240,7 +265,8 @@ class _Renderer:
         if problem is None:
             return
         message = f"{name} {problem}: generate a new one with: {hint}"
-        if self.profile in LENIENT_PROFILES:
+        # An invalid fernet key is not "weak": Airflow cannot start with it, in any profile.
+        if self.profile in LENIENT_PROFILES and not (check == "fernet" and fernet_key_invalid(value)):
             self.warnings.append(message + f" (accepted only in the {self.profile} profile)")
         else:
             self.problems.append(message)
@@ -335,7 +361,11 @@ def write_config(
     step renders at every start).
     """
     backup: Path | None = None
-    if out.exists() and out.read_text() == rendered.text:
+    if out.is_dir():
+        raise RenderRefused(
+            [f"--out {out} is a directory: pass the file to write, e.g. --out {out / 'airflow.cfg'}"]
+        )
+    if is_unchanged(rendered, out):
         return None
     if out.exists():
         if not force:
@@ -357,17 +387,33 @@ def write_config(
     return backup
 
 
+def is_unchanged(rendered: Rendered, out: Path) -> bool:
+    """``out`` already holds exactly ``rendered`` (``write_config`` leaves it alone)."""
+    try:
+        return out.is_file() and out.read_text() == rendered.text
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
 def write_passwords_file(environ: Mapping[str, str], path: Path, user: str = "admin") -> None:
-    """Write SimpleAuthManager's passwords file (mode 0600) from ``AIRFLOW_OPS_ADMIN_PASSWORD``."""
+    """Write SimpleAuthManager's passwords file (mode 0600) from ``AIRFLOW_OPS_ADMIN_PASSWORD``.
+
+    An existing file ends 0600 too (it is replaced, not rewritten in place); a directory created
+    for it is 0700.
+    """
     password = environ.get("AIRFLOW_OPS_ADMIN_PASSWORD", "")
     if not password:
         raise RenderRefused(
             ["AIRFLOW_OPS_ADMIN_PASSWORD is not set: it is needed to write the passwords file"]
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump({user: password}, handle)
+    if path.is_dir():
+        raise RenderRefused(
+            [
+                f"--passwords-file {path} is a directory: pass the file to write, "
+                f"e.g. {path / 'passwords.json'}"
+            ]
+        )
+    write_secret(path, json.dumps({user: password}))
 
 
 # --------------------------------------------------------------------------- validation

@@ -1,4 +1,4 @@
-"""README sections generated from code, so a fact stated in code is not copied by hand.
+"""Sections of README.md generated from code, so a fact stated in code is not copied by hand.
 
 ``airflow-ops generate`` rewrites each ``<!-- generated:NAME -->`` ... ``<!-- /generated:NAME -->``
 block of README.md; ``--check`` (``make test``) fails when one is stale.

@@ -1,4 +1,8 @@
-"""Render config/*.yml into dags/*.py. ``--check`` exits 1 when dags/ has drifted."""
+"""Render config/*.yml into dags/*.py. ``--check`` exits 1 when dags/ has drifted.
+
+A generated DAG file whose config is not in --config-dir is listed and left in place; only
+``--prune`` deletes it (``make generate`` passes it for the repository's own config/).
+"""
 
 from __future__ import annotations
 
@@ -30,6 +34,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config-dir", type=Path, default=ROOT / "config")
     parser.add_argument("--dags-dir", type=Path, default=ROOT / "dags")
     parser.add_argument("--check", action="store_true", help="only report drift; write nothing")
+    parser.add_argument(
+        "--prune",
+        action="store_true",
+        help="delete generated DAG files in --dags-dir that have no config in --config-dir "
+        "(without it they are listed and kept)",
+    )
     args = parser.parse_args(argv)
     try:
         rendered = render_all(args.config_dir, args.dags_dir, ROOT)
@@ -45,7 +55,10 @@ def main(argv: list[str] | None = None) -> int:
         for path in differ:
             print(f"drift: {path} differs from what {path.stem} config renders; run `make generate`")
         for path in orphans:
-            print(f"drift: {path} was generated but its config is gone; run `make generate`")
+            print(
+                f"drift: {path} was generated but its config is gone; run `make generate` "
+                "(which deletes it: airflow-ops generate --prune)"
+            )
         return 1 if differ or orphans or readme_stale else 0
     args.dags_dir.mkdir(parents=True, exist_ok=True)
     for r in rendered:
@@ -53,8 +66,15 @@ def main(argv: list[str] | None = None) -> int:
             r.dag_path.write_text(r.text)
             print(f"wrote {r.dag_path}")
     for path in orphans:
-        path.unlink()
-        print(f"removed {path} (no config)")
+        if args.prune:
+            path.unlink()
+            print(f"removed {path} (no config in {args.config_dir})")
+        else:
+            print(
+                f"kept {path}: generated, but no config in {args.config_dir} renders it; "
+                "pass --prune to delete it",
+                file=sys.stderr,
+            )
     return 0
 
 

@@ -52,15 +52,87 @@ def render_dag_file(cfg: CommonConfig, source: str) -> str:
     return _ENV.get_template("dag_file.py.j2").render(doc_md=doc, config_literal=literal, source=source)
 
 
+@dataclass(frozen=True)
+class StorageLocation:
+    """Where a DAG instance writes in S3: ``s3://bucket/prefix/`` and everything under it."""
+
+    bucket: str
+    prefix: str
+    #: the config keys that set it, for the error message (``bucket/prefix``)
+    fields: str
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        return tuple(p for p in self.prefix.split("/") if p)
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self.bucket}/" + "".join(p + "/" for p in self.parts)
+
+    def overlaps(self, other: StorageLocation) -> bool:
+        """Same bucket and one prefix equal to, or a folder above, the other (compared per folder)."""
+        if self.bucket != other.bucket:
+            return False
+        n = min(len(self.parts), len(other.parts))
+        return self.parts[:n] == other.parts[:n]
+
+
+def storage_locations(cfg: CommonConfig) -> list[StorageLocation]:
+    """The S3 locations a DAG instance writes to (reading another DAG's pointer is not writing)."""
+    from airflow_ops.export.store import base_prefix
+    from airflow_ops.kinds.config_export.schema import ConfigExportConfig
+    from airflow_ops.kinds.db_cleanup.schema import DbCleanupConfig
+    from airflow_ops.kinds.log_cleanup.schema import LogCleanupConfig
+    from airflow_ops.kinds.metadata_backup.schema import MetadataBackupConfig
+
+    if isinstance(cfg, MetadataBackupConfig):
+        return [StorageLocation(cfg.bucket, cfg.prefix, "bucket/prefix")]
+    if isinstance(cfg, ConfigExportConfig):
+        # Exports land under <prefix>/<dag_id>/ (airflow_ops.export.store), so two export DAGs may
+        # share bucket and prefix; only a prefix reaching into another DAG's folder overlaps.
+        return [StorageLocation(cfg.bucket, base_prefix(cfg.prefix, cfg.dag_id), "bucket/prefix")]
+    if isinstance(cfg, DbCleanupConfig):
+        return [StorageLocation(cfg.archive_bucket, cfg.archive_prefix, "archive_bucket/archive_prefix")]
+    if isinstance(cfg, LogCleanupConfig) and cfg.archive is not None:
+        return [StorageLocation(cfg.archive.bucket, cfg.archive.prefix, "archive.bucket/archive.prefix")]
+    return []
+
+
+def _check_shared_storage(configs: list[tuple[Path, CommonConfig]]) -> None:
+    """Refuse two DAG instances writing the same (or a nested) S3 location: their pointers and
+    retentions would act on each other's objects."""
+    seen: list[tuple[Path, CommonConfig, StorageLocation]] = []
+    for path, cfg in configs:
+        for loc in storage_locations(cfg):
+            for other_path, other_cfg, other in seen:
+                if loc.overlaps(other):
+                    where = (
+                        f"{loc.url} is already written by"
+                        if loc.parts == other.parts
+                        else f"{loc.url} overlaps {other.url}, written by"
+                    )
+                    raise ConfigError(
+                        str(path),
+                        loc.fields,
+                        f"{where} {other_path} (dag {other_cfg.dag_id}, {other.fields}): give each DAG "
+                        "its own bucket or a prefix that is not inside the other's",
+                    )
+            seen.append((path, cfg, loc))
+
+
 def render_all(config_dir: Path, dags_dir: Path, root: Path) -> list[Rendered]:
     """Validate every YAML file and render it; raise the first :class:`ConfigError`."""
     out: list[Rendered] = []
     seen: dict[str, Path] = {}
+    configs: list[tuple[Path, CommonConfig]] = []
     for path in sorted(config_dir.glob("*.y*ml")):
         cfg = load_config_file(path)
         if cfg.dag_id in seen:
             raise ConfigError(str(path), "dag_id", f"{cfg.dag_id!r} is already used by {seen[cfg.dag_id]}")
         seen[cfg.dag_id] = path
+        configs.append((path, cfg))
+    _check_shared_storage(configs)
+    for path, cfg in configs:
         try:
             source = str(path.resolve().relative_to(root.resolve()))
         except ValueError:

@@ -17,7 +17,7 @@ import json
 import os
 import sys
 
-from airflow_ops.api_client import AirflowApi
+from airflow_ops.api_client import AirflowApi, ApiUnreachableError
 from airflow_ops.health import (
     CheckResult,
     Verdict,
@@ -58,16 +58,26 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.get("AIRFLOW_OPS_PROBE_USERNAME"),
         os.environ.get("AIRFLOW_OPS_PROBE_PASSWORD"),
     )
-    api = AirflowApi(args.url, user, password, timeout=args.timeout)
+    api = AirflowApi(
+        args.url,
+        user,
+        password,
+        timeout=args.timeout,
+        credentials_hint="AIRFLOW_OPS_PROBE_USERNAME/AIRFLOW_OPS_PROBE_PASSWORD",
+        url_hint="--url",
+    )
     results: list[CheckResult] = []
     try:
         body = api.health()
-    except Exception as exc:
+    except ApiUnreachableError as exc:
         results.append(
             CheckResult(
                 "api_server", None, "reachable", Verdict.CRITICAL, f"{exc}; is the api-server running?"
             )
         )
+    except Exception as exc:
+        # An answer that is not Airflow's health body: the message names the URL and what answered.
+        results.append(CheckResult("api_server", None, "reachable", Verdict.CRITICAL, str(exc)))
     else:
         import datetime as dt
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from airflow_ops_tools.cfgrender import (
     PROFILES,
     RenderRefused,
+    is_unchanged,
     render,
     validate_profiles,
     write_config,
@@ -96,18 +97,34 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     out = args.out or Path(os.environ.get("AIRFLOW_HOME", str(Path.home() / "airflow"))) / "airflow.cfg"
     try:
+        unchanged = is_unchanged(rendered, out)
         backup = write_config(rendered, out, force=args.force)
         if args.passwords_file:
             write_passwords_file(os.environ, args.passwords_file)
     except RenderRefused as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        where = exc.filename or out
+        print(
+            f"error: cannot write {where}: {exc.strerror or exc}; pass --out (or --passwords-file) "
+            "with a path in a directory you can write",
+            file=sys.stderr,
+        )
+        return 2
     if backup:
         print(f"kept the previous file as {backup}", file=sys.stderr)
-    print(
-        f"wrote {out} (profile {rendered.profile}); restart the Airflow components to apply it",
-        file=sys.stderr,
-    )
+    if unchanged:
+        print(
+            f"unchanged {out} (profile {rendered.profile}): it already holds this rendering", file=sys.stderr
+        )
+    else:
+        print(
+            f"wrote {out} (profile {rendered.profile}); restart the Airflow components to apply it",
+            file=sys.stderr,
+        )
+    if args.passwords_file:
+        print(f"wrote {args.passwords_file} (mode 0600)", file=sys.stderr)
     return 0
 
 

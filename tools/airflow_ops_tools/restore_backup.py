@@ -13,7 +13,8 @@ comparing every table's row count with the manifest. Passwords come from PGPASSW
 ~/.pgpass), never from the command line. S3 credentials come from the usual AWS environment
 (AWS_PROFILE, AWS_ACCESS_KEY_ID, ...); --endpoint-url reaches MinIO or another S3 API.
 
-Exit codes: 0 restored (or dry run passed), 1 error, 2 refused (target not empty), 3 row counts differ.
+Exit codes: 0 restored (or dry run passed), 1 error, 2 refused (target not empty) or S3 unusable
+(missing bucket, unreachable endpoint, no credentials, access denied), 3 row counts differ.
 """
 
 from __future__ import annotations
@@ -46,8 +47,55 @@ def parse_target(url: str) -> PostgresTarget:
 
 def s3_client(endpoint_url: str | None, region: str | None) -> object:
     import boto3
+    from botocore.config import Config
 
-    return boto3.client("s3", endpoint_url=endpoint_url, region_name=region)
+    # A few quick retries: an endpoint that refuses connections should fail in seconds, not minutes.
+    config = Config(connect_timeout=10, retries={"max_attempts": 3, "mode": "standard"})
+    return boto3.client("s3", endpoint_url=endpoint_url, region_name=region, config=config)
+
+
+def s3_problem(exc: Exception, bucket: str, prefix: str, endpoint_url: str | None) -> str | None:
+    """One line naming what failed and the fix, for a botocore error; None for anything else."""
+    from botocore.exceptions import (
+        BotoCoreError,
+        ClientError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        NoRegionError,
+    )
+
+    where = f"s3://{bucket}/{prefix.strip('/')}/"
+    endpoint = endpoint_url or "AWS S3"
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", ""))
+        if code in ("NoSuchBucket", "404", "NotFound"):
+            return (
+                f"bucket {bucket!r} does not exist at {endpoint} (or these credentials cannot see it): "
+                "pass --bucket with the bucket the metadata_backup DAG writes to (its config's `bucket`)"
+            )
+        if code in ("AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
+            return (
+                f"{endpoint} refused {where} ({code}): use AWS credentials (AWS_PROFILE or "
+                "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY) allowed s3:ListBucket and s3:GetObject on it"
+            )
+        return f"{endpoint} answered {code or 'an error'} for {where}: {error.get('Message') or exc}"
+    if isinstance(exc, EndpointConnectionError):
+        # botocore names the whole request URL; the endpoint is its scheme and host.
+        url = exc.kwargs.get("endpoint_url") or endpoint
+        parts = urlsplit(url)
+        url = f"{parts.scheme}://{parts.netloc}" if parts.netloc else url
+        return (
+            f"cannot reach the S3 endpoint {url}: check --endpoint-url (or AWS_ENDPOINT_URL) "
+            "and that the S3 service is running"
+        )
+    if isinstance(exc, NoCredentialsError):
+        return "no AWS credentials found: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
+    if isinstance(exc, NoRegionError):
+        return "no AWS region: pass --region or set AWS_DEFAULT_REGION"
+    if isinstance(exc, BotoCoreError):
+        return f"S3 request for {where} failed: {exc}: check --endpoint-url, --region and the AWS credentials"
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,7 +115,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pg-bin-dir", action="append", help="where to look for pg_restore (repeatable)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    client = s3_client(args.endpoint_url, args.region)
+    try:
+        client = s3_client(args.endpoint_url, args.region)
+    except ValueError as exc:
+        print(
+            f"error: --endpoint-url {args.endpoint_url!r} is not usable ({exc}): pass http(s)://host:port",
+            file=sys.stderr,
+        )
+        return 2
     try:
         if args.list:
             backups = list_backups(client, args.bucket, args.prefix)
@@ -97,6 +152,12 @@ def main(argv: list[str] | None = None) -> int:
     except BackupError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except Exception as exc:
+        problem = s3_problem(exc, args.bucket, args.prefix, args.endpoint_url)
+        if problem is None:
+            raise
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     m = plan.manifest
     print(f"backup      s3://{args.bucket}/{m.key}")
     print(f"sha256      {m.sha256} (verified)")

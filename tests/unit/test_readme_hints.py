@@ -1,0 +1,103 @@
+"""Issue 14 item 10: every README section that an error hint, a DAG doc or a shipped file names exists.
+
+A mention of the README must name its section in quotes (`README 'Configuration'`,
+`README, "Metadata DB backup"`); the name must be a heading of README.md (backticks ignored), or the
+start of one up to its parenthesised part (`Metadata DB backup` for
+"Metadata DB backup (`ops_metadata_backup`, ...)").
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from airflow_ops.config import parse_config
+from airflow_ops.exceptions import ConfigError
+
+REPO = Path(__file__).resolve().parents[2]
+#: where users read hints: runtime and tool messages, DAG docs, shipped config and deployment files
+SCANNED = (
+    "plugins/**/*.py",
+    "plugins/**/*.j2",
+    "tools/**/*.py",
+    "tools/**/*.j2",
+    "scripts/*.py",
+    "dags/*.py",
+    "config/*.yml",
+    "deploy/**/*",
+    "docker-compose.yaml",
+    "airflow.cfg.template",
+    ".env.example",
+    "Makefile",
+)
+_MENTION = re.compile(r"README(?!\.md\b)")
+_NAMED = re.compile(r"""^(?:\.md)?\s*(?:,|:|section)?\s*(?:section\s*)?['"“]([^'"”\n]+)['"”]""")
+
+
+def _normalize(text: str) -> str:
+    return " ".join(text.replace("`", "").split())
+
+
+def readme_sections() -> set[str]:
+    sections: set[str] = set()
+    in_fence = False
+    for line in (REPO / "README.md").read_text().splitlines():
+        if line.lstrip().startswith("```"):
+            in_fence = not in_fence
+        elif not in_fence and re.match(r"^#{1,6} ", line):
+            sections.add(_normalize(line.lstrip("#")))
+    return sections
+
+
+def section_exists(name: str, sections: set[str]) -> bool:
+    name = _normalize(name)
+    return any(s == name or s.startswith(name + " (") for s in sections)
+
+
+def readme_mentions() -> list[tuple[str, int, str | None]]:
+    """(file, line, named section or None) for each mention of the README."""
+    found = []
+    for pattern in SCANNED:
+        for path in sorted(REPO.glob(pattern)):
+            if not path.is_file() or "__pycache__" in path.parts:
+                continue
+            try:
+                text = path.read_text()
+            except UnicodeDecodeError:
+                continue
+            for match in _MENTION.finditer(text):
+                named = _NAMED.match(text[match.end() : match.end() + 120])
+                line = text.count("\n", 0, match.start()) + 1
+                found.append((str(path.relative_to(REPO)), line, named.group(1) if named else None))
+    return found
+
+
+def test_the_readme_headings_are_found() -> None:
+    sections = readme_sections()
+    assert "Configuration" in sections
+    assert section_exists("Metadata DB backup", sections)
+    assert not section_exists("Configuration reference", sections)
+    assert not section_exists("Metadata", sections), "a prefix must end at a word and a parenthesis"
+
+
+def test_the_scan_finds_the_hints() -> None:
+    files = {f for f, _, _ in readme_mentions()}
+    assert "plugins/airflow_ops/config.py" in files
+    assert "plugins/airflow_ops/kinds/metadata_backup/doc.md.j2" in files
+
+
+@pytest.mark.parametrize(("file", "line", "section"), readme_mentions(), ids=lambda v: str(v))
+def test_every_readme_section_named_exists(file: str, line: int, section: str | None) -> None:
+    assert section is not None, f"{file}:{line} mentions the README without naming a section in quotes"
+    assert section_exists(section, readme_sections()), (
+        f"{file}:{line} names README section {section!r}, which README.md does not have"
+    )
+
+
+def test_the_unknown_key_hint_names_an_existing_section() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"kind": "health_probe", "dag_id": "x", "retentiondays": 1})
+    [named] = re.findall(r"README '([^']+)'", caught.value.reason)
+    assert section_exists(named, readme_sections())
