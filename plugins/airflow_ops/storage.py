@@ -50,7 +50,7 @@ def confirm(client: Any, bucket: str, key: str, size: int, sha256: str | None = 
     except Exception as exc:
         raise StorageError(
             f"s3://{bucket}/{key} cannot be confirmed after upload: {aws_reason(exc)}"
-        ) from None
+        ) from exc
     stored = int(head["ContentLength"])
     if stored != size:
         raise StorageError(
@@ -85,7 +85,7 @@ def put_confirmed(
         raise StorageError(
             f"upload to s3://{bucket}/{key} failed: {aws_reason(exc)} (check the bucket exists and the AWS "
             "connection may write to it)"
-        ) from None
+        ) from exc
     confirm(client, bucket, key, len(data), digest)
     return digest
 
@@ -101,7 +101,7 @@ def upload_file_confirmed(
         raise StorageError(
             f"upload to s3://{bucket}/{key} failed: {aws_reason(exc)} (check the bucket exists and the AWS "
             "connection may write to it)"
-        ) from None
+        ) from exc
     confirm(client, bucket, key, size)
     return size
 
@@ -111,7 +111,7 @@ def read_bytes(client: Any, bucket: str, key: str) -> bytes:
         body: BinaryIO = client.get_object(Bucket=bucket, Key=key)["Body"]
         return body.read()
     except Exception as exc:
-        raise StorageError(f"cannot read s3://{bucket}/{key}: {aws_reason(exc)}") from None
+        raise StorageError(f"cannot read s3://{bucket}/{key}: {aws_reason(exc)}") from exc
 
 
 def list_objects(client: Any, bucket: str, prefix: str) -> Iterator[dict[str, Any]]:
@@ -122,7 +122,7 @@ def list_objects(client: Any, bucket: str, prefix: str) -> Iterator[dict[str, An
     except StorageError:
         raise
     except Exception as exc:
-        raise StorageError(f"cannot list s3://{bucket}/{prefix}: {aws_reason(exc)}") from None
+        raise StorageError(f"cannot list s3://{bucket}/{prefix}: {aws_reason(exc)}") from exc
 
 
 def delete_keys(client: Any, bucket: str, keys: Iterable[str]) -> int:
@@ -140,7 +140,7 @@ def delete_keys(client: Any, bucket: str, keys: Iterable[str]) -> int:
             raise StorageError(
                 f"deleting in s3://{bucket} failed: {aws_reason(exc)}; {len(left)} key(s) left, first "
                 f"{left[0]!r} (fix: grant s3:DeleteObject, then re-run)"
-            ) from None
+            ) from exc
         errors = resp.get("Errors") or []
         if errors:
             first = errors[0]

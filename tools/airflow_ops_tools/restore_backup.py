@@ -64,6 +64,10 @@ def s3_problem(exc: Exception, bucket: str, prefix: str, endpoint_url: str | Non
         NoRegionError,
     )
 
+    from airflow_ops.storage import StorageError
+
+    if isinstance(exc, StorageError) and isinstance(exc.__cause__, Exception):
+        exc = exc.__cause__  # the storage layer keeps botocore's error as the cause
     where = f"s3://{bucket}/{prefix.strip('/')}/"
     endpoint = endpoint_url or "AWS S3"
     if isinstance(exc, ClientError):
