@@ -56,3 +56,18 @@ def test_the_plugins_folder_holds_runtime_code_only() -> None:
     assert names == {".airflowignore", "airflow_ops_plugin.py", "airflow_ops"}
     runtime = {p.stem for p in (REPO / "plugins" / "airflow_ops").glob("*.py")}
     assert not runtime & {"localenv", "cfgrender", "generator", "settings", "cli"}
+
+
+def test_a_whole_repository_sync_parses_only_dags() -> None:
+    """git-sync of the whole repository into a dags folder: every other folder with Python is ignored."""
+    ignored = {
+        line.strip().rstrip("/")
+        for line in (REPO / ".airflowignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    with_python = {
+        p.name
+        for p in REPO.iterdir()
+        if p.is_dir() and not p.name.startswith(".") and p.name != "dags" and any(p.rglob("*.py"))
+    }
+    assert with_python <= ignored, with_python - ignored
