@@ -3,6 +3,7 @@
 from airflow_ops.report import Metric
 
 METRICS = (
+    Metric("verdict", "gauge", "level", "Worst verdict of the run: 0 ok, 1 warning, 2 critical.", "int"),
     Metric("checks", "gauge", "checks", "Checks run.", "int"),
     Metric("critical", "gauge", "checks", "Checks at critical.", "int"),
     Metric("warning", "gauge", "checks", "Checks at warning.", "int"),

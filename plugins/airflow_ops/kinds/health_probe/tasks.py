@@ -83,6 +83,7 @@ def report(cfg: HealthProbeConfig, run: Run, results: list[dict[str, Any]]) -> R
         ok=not unhealthy,
         headline=f"{len(results)} checks: {critical} critical, {warning} warning",
         metrics={
+            "verdict": 2 if critical else (1 if warning else 0),
             "checks": len(results),
             "critical": critical,
             "warning": warning,
