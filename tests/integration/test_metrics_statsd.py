@@ -85,3 +85,21 @@ def test_log_cleanup_dry_run_sends_gauges_but_no_counters(
     assert got["run_ok"] == (1.0, "g") and got["runs_failed"] == (0.0, "c")
     # nothing was deleted: the would-be counts stay in the report, not in the counters
     assert not {"files_deleted", "bytes_freed", "dirs_removed"} & set(got)
+
+
+def test_metadata_backup_sends_size_duration_and_backup_age(
+    airflow: AirflowStack, statsd_sink: StatsdSink
+) -> None:
+    prefix = "airflow.airflow_ops.metadata_backup.ops_metadata_backup."
+    mark = statsd_sink.mark()
+    run = airflow.run_dag("ops_metadata_backup", timeout=300)
+    assert run.state == "success", run.log_text()[-3000:]
+    statsd_sink.wait_for(mark, prefix + "runs_failed")
+    got = _values(statsd_sink.since(mark, prefix), prefix)
+    metrics = airflow.xcom("ops_metadata_backup", run.run_id, "report", key="report")["metrics"]
+    assert got["backup_bytes"] == (float(metrics["backup_bytes"]), "g") and got["backup_bytes"][0] > 0
+    assert got["db_size_bytes"] == (float(metrics["db_size_bytes"]), "g")
+    assert got["verified"] == (1.0, "g")
+    assert got["dump_seconds"] == (pytest.approx(metrics["dump_seconds"] * 1000), "ms")
+    assert 0 <= got["backup_age_hours"][0] < 0.25 and got["backup_age_hours"][1] == "g"
+    assert got["run_ok"] == (1.0, "g")
