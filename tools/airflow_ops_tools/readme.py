@@ -34,9 +34,10 @@ OpenTelemetry (`otel_on`), with Airflow's prefix (`statsd_prefix` / `otel_prefix
 - **Dry runs** delete nothing, so a kind's counters are not sent for them; gauges, timers and the
   run metrics are.
 - **Failures to emit never fail a run**: they are logged at WARNING in the report task's log.
-- The age of the latest verified backup: `metadata_backup.backup_age_hours` is sent at verify time
-  (about 0); `db_cleanup.backup_age_hours` is the age of the backup a purge relied on. Alert on the
-  backup gauge's *staleness* (no new value within the backup interval) or on `runs_failed`.
+- The age of the latest verified backup: `health_probe.backup_age_hours` is read from the
+  latest-verified pointer on every probe run (every 5 minutes by default): alert on that one.
+  `metadata_backup.backup_age_hours` is sent at verify time (about 0), and
+  `db_cleanup.backup_age_hours` is the age of the backup a purge relied on.
 """
 
 _EXAMPLES = """\
@@ -63,6 +64,7 @@ mappings:
 
 ```text
 max(last_30m):max:airflow.airflow_ops.health_probe.verdict{dag_id:ops_health_probe} >= 2
+min(last_1h):min:airflow.airflow_ops.health_probe.backup_age_hours{*} > 26
 sum(last_1d):sum:airflow.airflow_ops.metadata_backup.runs_failed{*}.as_count() > 0
 min(last_15m):min:airflow.airflow_ops.health_probe.log_volume_free_pct{*} < 10
 ```

@@ -10,4 +10,13 @@ METRICS = (
     Metric("log_volume_free_pct", "gauge", "percent", "Free space on the log volume.", "float"),
     Metric("metadata_db_size_bytes", "gauge", "bytes", "Size of the metadata database.", "int"),
     Metric("import_errors", "gauge", "files", "DAG files with import errors.", "int"),
+    Metric("backup_age_hours", "gauge", "hours", "Age of the latest verified backup (its pointer).", "float"),
+    Metric("stale_dags", "gauge", "dags", "Maintenance DAGs paused or without a recent success.", "int"),
+    Metric(
+        "stuck_in_queued_events",
+        "gauge",
+        "events",
+        "The scheduler's 'stuck in queued' events in the window.",
+        "int",
+    ),
 )
