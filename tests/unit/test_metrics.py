@@ -136,6 +136,35 @@ def test_emit_goes_through_airflows_facade_onto_the_wire(statsd_facade: _Listene
     assert not any("free_bytes_min" in line for line in lines)
 
 
+def test_opentelemetry_gets_tags_as_attributes() -> None:
+    """Airflow's OTel logger behind the same facade: names without the DAG id, tags as attributes."""
+    from airflow.sdk._shared.observability.metrics.base_stats_logger import NoStatsLogger
+    from airflow.sdk._shared.observability.metrics.otel_logger import SafeOtelLogger
+    from airflow.sdk.observability import stats
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader])
+    stats.initialize(factory=lambda: SafeOtelLogger(provider, prefix="airflow"), export_legacy_names=False)
+    try:
+        assert emit(_report(bytes_freed=10, files_kept=3), LOG_CLEANUP) == 5
+        data = reader.get_metrics_data()
+    finally:
+        stats.initialize(factory=NoStatsLogger, export_legacy_names=False)
+    points = {
+        m.name: (type(m.data).__name__, dict(p.attributes or {}))
+        for rm in data.resource_metrics
+        for sm in rm.scope_metrics
+        for m in sm.metrics
+        for p in m.data.data_points
+    }
+    tags = {"dag_id": "ops_log_cleanup", "mode": "apply"}
+    assert points["airflow.airflow_ops.log_cleanup.bytes_freed"] == ("Sum", tags)
+    assert points["airflow.airflow_ops.log_cleanup.files_kept"] == ("Gauge", tags)
+    assert points["airflow.airflow_ops.log_cleanup.run_seconds"] == ("Histogram", tags)
+
+
 def test_a_failing_backend_never_fails_the_run(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
