@@ -35,11 +35,13 @@ venv: $(STAMP) ## Build .venv from the committed lock (no unpinned resolution)
 lock: | $(UV) ## Re-resolve requirements/requirements.in into the hashed lock
 	$(UV) pip compile requirements/requirements.in -o requirements/lock.txt --python-version 3.11 --generate-hashes
 
-generate: $(STAMP) ## Render config/*.yml into dags/*.py (deletes generated DAGs whose config is gone)
+generate: $(STAMP) ## Render config/*.yml into dags/*.py (pruning DAGs whose config is gone) and README.md's generated sections
 	$(BIN)/airflow-ops generate --prune
+	$(BIN)/airflow-ops readme
 
-check-generated: $(STAMP) ## Fail when dags/ differs from what the generator would write
+check-generated: $(STAMP) ## Fail when dags/ or README.md's generated sections are stale
 	$(BIN)/airflow-ops generate --check
+	$(BIN)/airflow-ops readme --check
 
 lint: $(STAMP) ## ruff (with the AIR rules)
 	$(BIN)/ruff check .

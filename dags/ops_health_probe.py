@@ -1,13 +1,20 @@
 """
 # ops_health_probe: Airflow health probe
 
-Checks scheduler, triggerer, dag-processor and metadata DB health, import errors, stuck tasks, disk and DB size.
+Checks scheduler, triggerer, dag-processor and metadata DB health, import errors, stuck tasks, disk and DB size, maintenance DAG freshness and backup age.
 
 **What it does.** Reads the body of `/api/v2/monitor/health` (which answers 200 even when a
 component is down) and checks the status and heartbeat age of
 metadatabase, scheduler, triggerer, dag_processor; the DAG import-error count; task instances queued or scheduled
 for more than 30 minutes; free space on the log volume; and the
-metadata DB size. The run fails (and alerts) naming every check at or above
+metadata DB size. Every DAG tagged `maintenance` (this one
+excepted) must be unpaused and have succeeded within 2
+schedule intervals (critical at 4).
+The latest verified backup (`s3://airflow-ops-backups/metadata-backup/latest-verified.json`)
+must be younger than 26 h (critical at
+50 h). The scheduler's own
+"stuck in queued" events of the last 60 minutes are
+counted (`[scheduler] task_queued_timeout`). The run fails (and alerts) naming every check at or above
 `critical`; the report lists every check with value, threshold and verdict.
 A DAG cannot report the death of its own scheduler: use the external probe
 (`scripts/health_probe.py`).
@@ -17,7 +24,8 @@ A DAG cannot report the death of its own scheduler: use the external probe
 **Params.** `thresholds` (object): override any threshold for one run.
 
 **Connections.** `airflow_ops_api` (REST API, login/password for JWT),
-`airflow_metadata_db` (DB size).
+`airflow_metadata_db` (DB size), `aws_default`
+(backup pointer).
 
 **Side effects.** None besides the DAG run note.
 """
@@ -40,7 +48,8 @@ dag = build_dag(
     {   'kind': 'health_probe',
         'dag_id': 'ops_health_probe',
         'description': 'Checks scheduler, triggerer, dag-processor and metadata DB health, import '
-                       'errors, stuck tasks, disk and DB size.',
+                       'errors, stuck tasks, disk and DB size, maintenance DAG freshness and backup '
+                       'age.',
         'schedule': '*/5 * * * *',
         'start_date': '2024-01-01',
         'owner': 'airflow-ops',
@@ -67,8 +76,22 @@ dag = build_dag(
                           'log_volume_free_warning_pct': 20.0,
                           'log_volume_free_critical_pct': 10.0,
                           'db_size_warning_gb': 20.0,
-                          'db_size_critical_gb': 50.0},
+                          'db_size_critical_gb': 50.0,
+                          'freshness_warning_intervals': 2.0,
+                          'freshness_critical_intervals': 4.0,
+                          'paused_dag_verdict': 'warning',
+                          'backup_age_warning_hours': 26.0,
+                          'backup_age_critical_hours': 50.0,
+                          'stuck_in_queued_window_minutes': 60,
+                          'stuck_in_queued_warning': 1,
+                          'stuck_in_queued_critical': 5},
         'fail_on': 'critical',
-        'dead_mans_switch_conn_id': None},
+        'dead_mans_switch_conn_id': None,
+        'freshness_tag': 'maintenance',
+        'expected_interval_hours': {'ops_db_cleanup': 24.0},
+        'backup': {   'bucket': 'airflow-ops-backups',
+                      'prefix': 'metadata-backup',
+                      'aws_conn_id': 'aws_default'},
+        'stuck_in_queued': True},
     source="config/ops_health_probe.yml",
 )

@@ -140,6 +140,27 @@ class AirflowApi:
         body = self.get("/api/v2/dags/~/dagRuns/~/taskInstances", params={"state": states, "limit": limit})
         return list(body["task_instances"])
 
+    def dags(self, tag: str, limit: int = 1000) -> list[dict[str, Any]]:
+        """The (non-stale) DAGs carrying ``tag``."""
+        body = self.get("/api/v2/dags", params={"tags": [tag], "limit": limit, "exclude_stale": True})
+        return list(body["dags"])
+
+    def dag_runs(
+        self, dag_id: str, *, state: str | None = None, order_by: str = "-run_after", limit: int = 1
+    ) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {"order_by": order_by, "limit": limit}
+        if state:
+            params["state"] = [state]
+        return list(self.get(f"/api/v2/dags/{dag_id}/dagRuns", params=params)["dag_runs"])
+
+    def event_logs(self, events: list[str], after: str, limit: int = 1000) -> list[dict[str, Any]]:
+        """Rows of Airflow's ``log`` table with one of ``events`` newer than ``after`` (ISO 8601)."""
+        body = self.get(
+            "/api/v2/eventLogs",
+            params={"included_events": events, "after": after, "limit": limit, "order_by": "-when"},
+        )
+        return list(body["event_logs"])
+
     def set_dag_run_note(self, dag_id: str, run_id: str, note: str) -> None:
         self.request(
             "PATCH",

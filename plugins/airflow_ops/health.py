@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import itertools
 import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
@@ -221,3 +222,151 @@ def run_api_checks(
 
 def worst(results: Iterable[CheckResult]) -> Verdict:
     return max((r.verdict for r in results), default=Verdict.OK)
+
+
+# -- freshness and stuck work ---------------------------------------------------------------------
+#: The events the scheduler writes to the ``log`` table for tasks queued longer than
+#: ``[scheduler] task_queued_timeout`` (requeued, then failed once the requeue limit is reached).
+STUCK_IN_QUEUED_EVENTS = ["stuck in queued reschedule", "stuck in queued tries exceeded"]
+_LEVEL = {"ok": Verdict.OK, "warning": Verdict.WARNING, "critical": Verdict.CRITICAL}
+
+
+def schedule_interval_hours(summary: str | None, now: dt.datetime | None = None) -> float | None:
+    """The longest gap between the next fire times of a cron schedule, in hours; None if not cron."""
+    if not summary:
+        return None
+    try:
+        from croniter import croniter
+
+        it = croniter(summary.strip(), now or dt.datetime.now(dt.UTC))
+        fires = [it.get_next(dt.datetime) for _ in range(8)]
+    except Exception:  # not a cron expression (Asset, timedelta, None, a custom timetable)
+        return None
+    return float(max((b - a).total_seconds() for a, b in itertools.pairwise(fires))) / 3600
+
+
+def check_dag_freshness(
+    dag: dict[str, Any],
+    last_success: dict[str, Any] | None,
+    first_run: dict[str, Any] | None,
+    interval_hours: float | None,
+    t: HealthThresholds,
+    now: dt.datetime,
+) -> CheckResult:
+    """One maintenance DAG: unpaused, and its last success within N intervals of its schedule.
+
+    ``value`` is the hours since the last successful run ended (None if it never succeeded).
+    A DAG that never succeeded is judged from its oldest run (failing since then) and is fine
+    while it has no run at all: a new DAG's first run is not due yet.
+    """
+    dag_id = str(dag["dag_id"])
+    name = f"dag_freshness:{dag_id}"
+    if dag.get("is_paused"):
+        verdict = _LEVEL[t.paused_dag_verdict]
+        return CheckResult(
+            name, None, "unpaused", verdict, f"{dag_id} is paused: unpause it or it never runs"
+        )
+    if interval_hours is None:
+        return CheckResult(
+            name,
+            None,
+            "no interval",
+            Verdict.OK,
+            f"{dag_id} has no cron schedule ({dag.get('timetable_summary')}): set expected_interval_hours "
+            f"to check it",
+        )
+    warn_h = interval_hours * t.freshness_warning_intervals
+    crit_h = interval_hours * t.freshness_critical_intervals
+    threshold = f"last success <= {warn_h:g}h warn, {crit_h:g}h crit ({interval_hours:g}h interval)"
+    ended = _parse_ts((last_success or {}).get("end_date"))
+    if ended is not None:
+        age = (now - ended).total_seconds() / 3600
+        since = f"last success {age:.2f}h ago"
+    else:
+        first = _parse_ts((first_run or {}).get("run_after"))
+        if first is None:
+            return CheckResult(name, None, threshold, Verdict.OK, "")
+        age = (now - first).total_seconds() / 3600
+        since = f"no successful run, first run {age:.2f}h ago"
+    verdict = Verdict.CRITICAL if age > crit_h else Verdict.WARNING if age > warn_h else Verdict.OK
+    detail = f"{dag_id}: {since}; see its last runs' logs" if verdict != Verdict.OK else ""
+    return CheckResult(name, round(age, 2) if ended is not None else None, threshold, verdict, detail)
+
+
+def check_backup_age(
+    age_hours: float | None, reason: str, readable: bool, t: HealthThresholds
+) -> CheckResult:
+    """The latest verified backup's age. No pointer yet is a warning; an unreadable one critical."""
+    threshold = f"<= {t.backup_age_warning_hours:g}h warn, {t.backup_age_critical_hours:g}h crit"
+    if age_hours is None:
+        verdict = Verdict.WARNING if readable else Verdict.CRITICAL
+        return CheckResult("backup_age_hours", None, threshold, verdict, f"{reason}: run ops_metadata_backup")
+    verdict = (
+        Verdict.CRITICAL
+        if age_hours > t.backup_age_critical_hours
+        else Verdict.WARNING
+        if age_hours > t.backup_age_warning_hours
+        else Verdict.OK
+    )
+    return CheckResult(
+        "backup_age_hours", round(age_hours, 2), threshold, verdict, reason if verdict != Verdict.OK else ""
+    )
+
+
+def check_stuck_in_queued(events: list[dict[str, Any]], t: HealthThresholds) -> CheckResult:
+    """The scheduler's own "stuck in queued" events of the window (it already requeued or failed them)."""
+    tasks = sorted({f"{e.get('dag_id')}.{e.get('task_id')}" for e in events})
+    return _graded(
+        "stuck_in_queued_events",
+        len(events),
+        t.stuck_in_queued_warning,
+        t.stuck_in_queued_critical,
+        "",
+        f"{len(events)} 'stuck in queued' event(s) in the last {t.stuck_in_queued_window_minutes} min: "
+        f"{', '.join(tasks[:10])}{' ...' if len(tasks) > 10 else ''} (workers down or queues unserved? "
+        "see [scheduler] task_queued_timeout)",
+    )
+
+
+def run_freshness_checks(
+    api: Any,
+    tag: str | None,
+    t: HealthThresholds,
+    *,
+    exclude: Iterable[str] = (),
+    intervals: dict[str, float] | None = None,
+    stuck_in_queued: bool = True,
+    now: dt.datetime | None = None,
+) -> list[CheckResult]:
+    """The REST-only freshness checks (maintenance DAGs, stuck-in-queued events): DAG and CLI alike."""
+    now = now or dt.datetime.now(dt.UTC)
+    results: list[CheckResult] = []
+    if tag:
+        try:
+            dags = [d for d in api.dags(tag) if d["dag_id"] not in set(exclude)]
+        except Exception as exc:
+            dags = []
+            results.append(
+                CheckResult("dag_freshness", None, "", Verdict.CRITICAL, f"cannot list DAGs: {exc}")
+            )
+        for dag in sorted(dags, key=lambda d: str(d["dag_id"])):
+            dag_id = str(dag["dag_id"])
+
+            def one(dag: dict[str, Any] = dag, dag_id: str = dag_id) -> CheckResult:
+                interval = (intervals or {}).get(dag_id) or schedule_interval_hours(
+                    dag.get("timetable_summary"), now
+                )
+                last = next(iter(api.dag_runs(dag_id, state="success", order_by="-end_date")), None)
+                first = None if last else next(iter(api.dag_runs(dag_id, order_by="run_after")), None)
+                return check_dag_freshness(dag, last, first, interval, t, now)
+
+            results.append(guarded(f"dag_freshness:{dag_id}", one))
+    if stuck_in_queued:
+        after = (now - dt.timedelta(minutes=t.stuck_in_queued_window_minutes)).isoformat()
+        results.append(
+            guarded(
+                "stuck_in_queued_events",
+                lambda: check_stuck_in_queued(api.event_logs(STUCK_IN_QUEUED_EVENTS, after), t),
+            )
+        )
+    return results

@@ -5,8 +5,8 @@ every kind (``kind``, ``dag_id``, ``run_id``, ``mode``, ``ok``, ``started_at``, 
 ``duration_s``, ``warnings``); ``metrics`` holds the kind's typed, snake_case headline numbers,
 declared once per kind as :class:`Metric` rows (``airflow_ops.kinds.<kind>.METRICS``). The XCom
 payload, the log table and the DAG run note all render from it; the Maintenance page and the
-metrics read it. The keys never change with the mode: a dry run reports what it *would* do
-under the same names, with ``mode: dry_run``.
+metrics (:mod:`airflow_ops.metrics`, Airflow's StatsD/OpenTelemetry facade) read it. The keys never
+change with the mode: a dry run reports what it *would* do under the same names, with ``mode: dry_run``.
 
 A report holds only counts, sizes, keys and verdicts: never secret values.
 """
@@ -180,8 +180,12 @@ def utc_now() -> dt.datetime:
 
 
 def publish(report: RunReport, note_conn_id: str | None) -> dict[str, Any]:
-    """Log the table, set the DAG run note when an API connection exists, return the XCom payload."""
+    """Log the table, emit the metrics, set the DAG run note when an API connection exists, return
+    the XCom payload. Neither the metrics nor the note can fail the run."""
+    from airflow_ops.metrics import emit
+
     log.info("Run report\n%s", report.render_table())
+    emit(report)
     if note_conn_id:
         _set_note(report, note_conn_id)
     return report.to_dict()

@@ -142,6 +142,7 @@ class MaintenanceStep(BaseOperator):
         from airflow_ops.report import Failure, publish
 
         ti = context["ti"]
+        # By task id, not identity: the task runner executes a copy (``prepare_for_execution``).
         steps = (
             [t for t in self.dag.tasks if t.task_id != self.task_id and isinstance(t, MaintenanceStep)]
             if self.dag

@@ -5,6 +5,7 @@ airflow-ops render-cfg      render airflow.cfg for a profile (local, celery, kub
 airflow-ops probe           external health probe (exit 0 ok, 1 warning, 2 critical)
 airflow-ops restore-backup  list or restore a metadata DB backup
 airflow-ops restore-export  restore a Variables/Connections export
+airflow-ops readme          write README.md's generated sections (--check: fail on drift)
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from airflow_ops_tools import generate, probe, render_cfg, restore_backup, restore_export
+from airflow_ops_tools import generate, probe, readme, render_cfg, restore_backup, restore_export
 
 COMMANDS: dict[str, Callable[[list[str] | None], int]] = {
     "generate": generate.main,
@@ -20,6 +21,7 @@ COMMANDS: dict[str, Callable[[list[str] | None], int]] = {
     "probe": probe.main,
     "restore-backup": restore_backup.main,
     "restore-export": restore_export.main,
+    "readme": readme.main,
 }
 
 

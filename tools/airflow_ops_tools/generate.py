@@ -15,20 +15,6 @@ from airflow_ops_tools.generator import render_all, stale_files
 from airflow_ops_tools.paths import ROOT
 
 
-def _sync_readme(readme: Path, write: bool) -> bool:
-    """Whether README.md's generated sections were stale (rewritten when ``write``)."""
-    from airflow_ops_tools.docs import render_readme
-
-    if not readme.is_file():
-        return False
-    text = readme.read_text(encoding="utf-8")
-    fresh = render_readme(text)
-    if fresh != text and write:
-        readme.write_text(fresh, encoding="utf-8")
-        print(f"wrote {readme} (generated sections)")
-    return fresh != text
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--config-dir", type=Path, default=ROOT / "config")
@@ -47,11 +33,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     differ, orphans = stale_files(rendered, args.dags_dir)
-    readme = ROOT / "README.md"
-    readme_stale = _sync_readme(readme, write=not args.check)
     if args.check:
-        if readme_stale:
-            print(f"drift: {readme} has stale generated sections; run `make generate`")
         for path in differ:
             print(f"drift: {path} differs from what {path.stem} config renders; run `make generate`")
         for path in orphans:
@@ -59,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"drift: {path} was generated but its config is gone; run `make generate` "
                 "(which deletes it: airflow-ops generate --prune)"
             )
-        return 1 if differ or orphans or readme_stale else 0
+        return 1 if differ or orphans else 0
     args.dags_dir.mkdir(parents=True, exist_ok=True)
     for r in rendered:
         if r.dag_path in differ:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, PositiveFloat, model_validator
 
 from airflow_ops.schema import CommonConfig, StrictModel
 
@@ -24,6 +24,21 @@ class HealthThresholds(StrictModel):
     log_volume_free_critical_pct: float = Field(10, gt=0, lt=100)
     db_size_warning_gb: float = Field(20, gt=0)
     db_size_critical_gb: float = Field(50, gt=0)
+    # Freshness: every maintenance DAG is unpaused and succeeded within N schedule intervals.
+    freshness_warning_intervals: float = Field(
+        2, gt=0, description="Warn when a DAG's last success is older than this many schedule intervals."
+    )
+    freshness_critical_intervals: float = Field(4, gt=0)
+    paused_dag_verdict: Literal["ok", "warning", "critical"] = Field(
+        "warning", description="Verdict for a paused maintenance DAG."
+    )
+    backup_age_warning_hours: float = Field(26, gt=0, description="Latest verified backup older than this.")
+    backup_age_critical_hours: float = Field(50, gt=0)
+    stuck_in_queued_window_minutes: int = Field(
+        60, ge=1, description="Count the scheduler's 'stuck in queued' events of this window."
+    )
+    stuck_in_queued_warning: int = Field(1, ge=1)
+    stuck_in_queued_critical: int = Field(5, ge=1)
 
     @model_validator(mode="after")
     def _ordered(self) -> HealthThresholds:
@@ -33,6 +48,9 @@ class HealthThresholds(StrictModel):
             ("stuck_tasks_warning", "stuck_tasks_critical", False),
             ("db_size_warning_gb", "db_size_critical_gb", False),
             ("log_volume_free_warning_pct", "log_volume_free_critical_pct", True),
+            ("freshness_warning_intervals", "freshness_critical_intervals", False),
+            ("backup_age_warning_hours", "backup_age_critical_hours", False),
+            ("stuck_in_queued_warning", "stuck_in_queued_critical", False),
         ]
         for warn, crit, inverted in pairs:
             w, c = getattr(self, warn), getattr(self, crit)
@@ -40,6 +58,14 @@ class HealthThresholds(StrictModel):
                 rel = ">=" if inverted else "<="
                 raise ValueError(f"{warn} ({w}) must be {rel} {crit} ({c})")
         return self
+
+
+class BackupPointer(StrictModel):
+    """Where the metadata backup's latest-verified pointer is (the metadata_backup config's defaults)."""
+
+    bucket: str = "airflow-ops-backups"
+    prefix: str = "metadata-backup"
+    aws_conn_id: str = "aws_default"
 
 
 class HealthProbeConfig(CommonConfig):
@@ -60,4 +86,21 @@ class HealthProbeConfig(CommonConfig):
     fail_on: Literal["warning", "critical"] = "critical"
     dead_mans_switch_conn_id: str | None = Field(
         None, description="HTTP connection whose host is a URL pinged on every healthy run."
+    )
+    freshness_tag: str | None = Field(
+        "maintenance",
+        description="DAGs with this tag must be unpaused and have succeeded within their schedule "
+        "interval (the probe's own DAG excepted); null skips the check.",
+    )
+    expected_interval_hours: dict[str, PositiveFloat] = Field(
+        default_factory=dict,
+        description="Expected interval per DAG id, for DAGs without a cron schedule (e.g. an Asset "
+        "schedule) or to override the one derived from the cron expression.",
+    )
+    backup: BackupPointer | None = Field(
+        default_factory=BackupPointer,
+        description="The latest-verified backup pointer whose age is checked; null skips the check.",
+    )
+    stuck_in_queued: bool = Field(
+        True, description="Count the scheduler's 'stuck in queued' events (the `log` table, via REST)."
     )

@@ -5,11 +5,13 @@ Imported at parse time for the step reference, so everything heavy is imported i
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from airflow_ops.kinds.health_probe.schema import HealthProbeConfig
+    from airflow_ops.health import CheckResult
+    from airflow_ops.kinds.health_probe.schema import BackupPointer, HealthProbeConfig, HealthThresholds
     from airflow_ops.report import RunReport
     from airflow_ops.steps import Run
 
@@ -26,12 +28,12 @@ def run_checks(cfg: HealthProbeConfig, overrides: dict[str, Any]) -> list[dict[s
     from airflow_ops.api_client import AirflowApi
     from airflow_ops.connections import get_connection, postgres_target
     from airflow_ops.health import (
-        CheckResult,
         check_db_size,
         check_disk,
         guarded,
         metadata_db_size,
         run_api_checks,
+        run_freshness_checks,
     )
     from airflow_ops.kinds.health_probe.schema import HealthThresholds
 
@@ -48,7 +50,35 @@ def run_checks(cfg: HealthProbeConfig, overrides: dict[str, Any]) -> list[dict[s
                 lambda: check_db_size(metadata_db_size(postgres_target(conn_id)), thresholds),
             )
         )
+    results += run_freshness_checks(
+        api,
+        cfg.freshness_tag,
+        thresholds,
+        exclude=[cfg.dag_id],  # a DAG cannot report its own death: the external probe does
+        intervals=cfg.expected_interval_hours,
+        stuck_in_queued=cfg.stuck_in_queued,
+    )
+    if cfg.backup is not None:
+        pointer = cfg.backup
+        results.append(guarded("backup_age_hours", lambda: _backup_age(pointer, thresholds)))
     return [r.to_dict() for r in results]
+
+
+def _backup_age(pointer: BackupPointer, thresholds: HealthThresholds) -> CheckResult:
+    """Age of the latest verified backup from its pointer in S3 (one small GET)."""
+    from airflow_ops.connections import s3_client
+    from airflow_ops.dbclean.backup_gate import check_latest_backup
+    from airflow_ops.health import check_backup_age
+    from airflow_ops.report import utc_now
+
+    status = check_latest_backup(
+        s3_client(pointer.aws_conn_id), pointer.bucket, pointer.prefix, thresholds.backup_age_warning_hours
+    )
+    readable = status.age_hours is not None or status.reason.startswith("no verified backup pointer")
+    age = status.age_hours
+    if status.verified_at:  # unrounded, so that a threshold below 0.01 h still grades
+        age = (utc_now() - dt.datetime.fromisoformat(status.verified_at)).total_seconds() / 3600
+    return check_backup_age(age, status.reason, readable, thresholds)
 
 
 def probe(cfg: HealthProbeConfig, run: Run) -> RunReport:
@@ -83,12 +113,18 @@ def report(cfg: HealthProbeConfig, run: Run, results: list[dict[str, Any]]) -> R
         ok=not unhealthy,
         headline=f"{len(results)} checks: {critical} critical, {warning} warning",
         metrics={
+            "verdict": 2 if critical else (1 if warning else 0),
             "checks": len(results),
             "critical": critical,
             "warning": warning,
             "log_volume_free_pct": value("log_volume_free_pct"),
             "metadata_db_size_bytes": int(size_gb * 1e9) if size_gb is not None else None,
             "import_errors": int(errors) if errors is not None else None,
+            "backup_age_hours": value("backup_age_hours"),
+            "stale_dags": sum(
+                r["name"].startswith("dag_freshness") and r["verdict"] != "ok" for r in results
+            ),
+            "stuck_in_queued_events": int(v) if (v := value("stuck_in_queued_events")) is not None else None,
         },
         details={
             "checks": len(results),

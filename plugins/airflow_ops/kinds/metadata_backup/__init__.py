@@ -12,6 +12,13 @@ METRICS = (
     Metric("tables", "gauge", "tables", "Tables in the dump.", "int"),
     Metric("rows", "gauge", "rows", "Rows in the dump's snapshot.", "int"),
     Metric("verified", "gauge", "bool", "The dump passed sha256 and pg_restore --list.", "bool"),
+    Metric(
+        "backup_age_hours",
+        "gauge",
+        "hours",
+        "Age of the latest verified backup (this run's) at report time: near 0 on every verified run.",
+        "float",
+    ),
     Metric("full_restore_checked", "gauge", "bool", "A scratch restore compared every row count.", "bool"),
     Metric("backups_expired", "counter", "backups", "Backups retention removed (or would remove).", "int"),
     Metric("backups_kept", "gauge", "backups", "Backups kept after retention.", "int"),

@@ -147,6 +147,7 @@ def report(
             "tables": len(manifest.table_row_counts),
             "rows": rows,
             "verified": True,
+            "backup_age_hours": _age_hours(manifest.finished_at),
             "full_restore_checked": verified["full_restore"] != "not due",
             "backups_expired": len(removed),
             "backups_kept": len(retention["kept"]),
@@ -173,3 +174,16 @@ def report(
         rows=[{"retention": verb, "backup": folder} for folder in removed[:20]],
         warnings=warnings,
     )
+
+
+def _age_hours(finished_at: str) -> float | None:
+    """Hours since the dump finished (the verified backup's age), or None if the time is unreadable."""
+    from airflow_ops.report import utc_now
+
+    try:
+        finished = dt.datetime.fromisoformat(finished_at)
+    except (TypeError, ValueError):
+        return None
+    if finished.tzinfo is None:
+        finished = finished.replace(tzinfo=dt.UTC)
+    return round(max(0.0, (utc_now() - finished).total_seconds() / 3600), 4)
