@@ -134,7 +134,7 @@ def emit(report: RunReport, declared: Sequence[Metric] | None = None) -> int:
 
 
 def metric_rows(kinds: Mapping[str, Sequence[Metric]]) -> list[dict[str, str]]:
-    """Every kind's metrics, then the run metrics: names, type, unit, meaning (README 'Metrics' shows them)."""
+    """Every kind's metrics, then the run metrics: names, type, unit, meaning (README 'Metrics')."""
     pairs = [(kind, m) for kind, declared in kinds.items() for m in declared]
     pairs += [("<kind>", m) for m in RUN_METRICS]
     return [
