@@ -36,6 +36,18 @@ def dag_hashes(pg: PostgresServer, db: str) -> dict[str, str]:
     return {r[0]: str(r[1]) for r in query(pg, db, "SELECT dag_id, dag_hash FROM serialized_dag")}
 
 
+#: A control: a DAG file that is not deterministic, parsed next to the bundle's. It must churn,
+#: or the measurement could not have seen churn in the bundle's DAGs either.
+CHURN_DAG = """
+import uuid
+
+from airflow.sdk import DAG
+from airflow.providers.standard.operators.empty import EmptyOperator
+
+with DAG("zz_churn_control", schedule=None, description=str(uuid.uuid4())):
+    EmptyOperator(task_id="t")
+"""
+
 PIN_SQL = """
 INSERT INTO dag_run (dag_id, run_id, run_type, state, logical_date, run_after, start_date, end_date,
                      data_interval_start, data_interval_end, conf, clear_number, span_status)
@@ -64,6 +76,8 @@ def test_reparsing_keeps_one_dag_version_per_dag_and_a_config_change_adds_exactl
     checkout = tmp_path / "synced"
     git("clone", "--quiet", str(REPO), str(checkout))
     expected = bundle_dag_ids(checkout)
+    (checkout / "dags" / "zz_churn_control.py").write_text(CHURN_DAG)
+    control = "zz_churn_control"
     db = pg_server.create_database("airflow_ops_dag_versions")
     try:
         stack = dag_processor_stack(
@@ -77,14 +91,17 @@ def test_reparsing_keeps_one_dag_version_per_dag_and_a_config_change_adds_exactl
         stack.migrate()
         stack.airflow("dag-processor", "--num-runs", "1", timeout=1200)
         assert import_errors(pg_server, db) == []
-        assert dag_versions(pg_server, db) == dict.fromkeys(expected, 1)
+        assert dag_versions(pg_server, db) == dict.fromkeys(expected | {control}, 1)
         first = dag_hashes(pg_server, db)
         pin_versions(pg_server, db)
 
         stack.airflow("dag-processor", "--num-runs", str(PARSES), timeout=1200)
         assert import_errors(pg_server, db) == []
-        assert dag_versions(pg_server, db) == dict.fromkeys(expected, 1)
-        assert dag_hashes(pg_server, db) == first
+        versions = dag_versions(pg_server, db)
+        assert versions.pop(control) >= 2  # the control churned: churn is visible here
+        assert versions == dict.fromkeys(expected, 1)
+        hashes = dag_hashes(pg_server, db)
+        assert {d: hashes[d] for d in expected} == {d: first[d] for d in expected}
 
         # A config change, deployed the usual way: edit the YAML, regenerate, sync.
         changed = "ops_health_probe"
@@ -104,9 +121,13 @@ def test_reparsing_keeps_one_dag_version_per_dag_and_a_config_change_adds_exactl
         assert "'stuck_task_minutes': 45" in (checkout / "dags" / f"{changed}.py").read_text()
         stack.airflow("dag-processor", "--num-runs", "5", timeout=1200)
         assert import_errors(pg_server, db) == []
-        assert dag_versions(pg_server, db) == {d: 2 if d == changed else 1 for d in expected}
+        versions = dag_versions(pg_server, db)
+        versions.pop(control)
+        assert versions == {d: 2 if d == changed else 1 for d in expected}
         after = query(pg_server, db, "SELECT dag_id, dag_hash FROM serialized_dag ORDER BY dag_id")
-        changed_hashes = {r[0] for r in after if r[0] == changed or first.get(r[0]) != r[1]}
+        changed_hashes = {
+            r[0] for r in after if r[0] in expected and (r[0] == changed or first[r[0]] != r[1])
+        }
         assert changed_hashes == {changed}
     finally:
         pg_server.drop_database(db)
