@@ -450,3 +450,58 @@ def test_log_archive_uploads_confirms_then_deletes_on_s3rver(
         with tarfile.open(fileobj=io.BytesIO(body)) as tar:
             names |= set(tar.getnames())
     assert names == {f"dag_id=d/run_id=r{run}/task_id=t/attempt=1.log" for run in range(6)}
+
+
+def test_restore_export_cli_imports_an_export_from_s3rver_over_https(
+    tmp_path: Path, pg_server: PostgresServer, s3rver_tls: S3rverServer
+) -> None:
+    """The whole restore-export CLI (download, decrypt, diff, import, read back) on the second store."""
+    from cryptography.fernet import Fernet
+
+    from airflow_ops.export.crypto import ExportKey
+    from airflow_ops.export.model import Snapshot, VariableEntry
+    from airflow_ops.export.service import export_snapshot
+    from tests.harness import AirflowStack
+
+    secret = "second-store-restore-key-" + "z" * 30
+    client = s3rver_tls.client(**CHECKSUMS_WHEN_REQUIRED)
+    prefix = _prefix()
+    summary = export_snapshot(
+        Snapshot(variables={f"{prefix}_a": VariableEntry("1"), f"{prefix}_b": VariableEntry("two")}),
+        ExportKey(secret),
+        client,
+        bucket="airflow-ops-exports",
+        prefix=prefix,
+        dag_id="d",
+        run_id="r",
+        when=dt.datetime(2026, 5, 1, tzinfo=dt.UTC),
+    )
+    name = pg_server.create_database("airflow_ops_second_restore")
+    try:
+        url = pg_server.sqlalchemy_url(name)
+        target = {
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": url,
+            "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
+        }
+        stack = AirflowStack(tmp_path / "home", url, tmp_path / "dags")
+        stack.migrate()
+        done = subprocess.run(
+            [
+                sys.executable, "-m", "airflow_ops_tools.cli", "restore-export",
+                f"s3://airflow-ops-exports/{summary['object_key']}", "--checksum-when-required",
+            ],
+            env={**stack.env, **target, **s3rver_tls.aws_env(), "AIRFLOW_OPS_EXPORT_KEY": secret},
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert "imported and verified 2 variables" in done.stdout
+        conn = psycopg2.connect(pg_server.url_for(name))
+        with conn.cursor() as cur:
+            cur.execute("SELECT count(*) FROM variable WHERE key LIKE %s", (prefix + "%",))
+            assert cur.fetchone()[0] == 2
+        conn.close()
+    finally:
+        pg_server.drop_database(name)
