@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.harness import AirflowStack, MotoServer, PostgresServer, airflow_stack, free_port
+from tests.harness import AirflowStack, MotoServer, PostgresServer, S3rverServer, airflow_stack, free_port
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -56,6 +56,22 @@ def s3_server() -> Iterator[MotoServer]:
     client = server.client()
     for bucket in BUCKETS:
         client.create_bucket(Bucket=bucket)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3rver_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3rverServer]:
+    """s3rver over HTTP: a second, independent S3 implementation (Node.js, objects on disk)."""
+    server = S3rverServer(tmp_path_factory.mktemp("s3rver")).start(BUCKETS)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3rver_tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3rverServer]:
+    """s3rver over HTTPS (self-signed), where botocore's default checksums send aws-chunked bodies."""
+    server = S3rverServer(tmp_path_factory.mktemp("s3rver_tls"), tls=True).start(BUCKETS)
     yield server
     server.stop()
 
@@ -239,7 +255,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         fixtures = set(getattr(item, "fixturenames", ()))
         in_folder = INTEGRATION in Path(str(item.fspath)).parents
-        if {"airflow", "pg_server", "s3_server", "scratch_db"} & fixtures and not in_folder:
+        if {"airflow", "pg_server", "s3_server", "s3rver_server", "s3rver_tls", "scratch_db"} & fixtures and (
+            not in_folder
+        ):
             raise pytest.UsageError(f"{item.nodeid} uses a real service: move it to tests/integration/")
         if in_folder:
             item.add_marker(pytest.mark.integration)

@@ -167,6 +167,156 @@ class MotoServer:
         )
 
 
+# ------------------------------------------------------------ S3 (s3rver, a second implementation)
+S3RVER_DIR = Path(__file__).resolve().parent / "s3rver"
+
+
+def ensure_s3rver() -> Path:
+    """The s3rver CLI from tests/s3rver (``npm ci`` from the committed lock when node_modules is missing)."""
+    cli = S3RVER_DIR / "node_modules" / "s3rver" / "bin" / "s3rver.js"
+    if not cli.exists():
+        npm = shutil.which("npm")
+        if npm is None:
+            raise RuntimeError("npm not found: install Node.js 18+ and npm (apt-get install nodejs npm)")
+        subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=S3RVER_DIR,
+            check=True,
+            timeout=600,
+        )
+    return cli
+
+
+def self_signed_cert(folder: Path) -> tuple[Path, Path]:
+    """A throw-away certificate for 127.0.0.1 (key, cert), written privately into ``folder``."""
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=2))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    key_path, cert_path = folder / "key.pem", folder / "cert.pem"
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    key_path.chmod(0o600)
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return key_path, cert_path
+
+
+@dataclass
+class S3rverServer:
+    """s3rver (Node.js, objects on disk) in its own process: an S3 API that is not moto.
+
+    With ``tls`` it serves HTTPS with a self-signed certificate (``ca_bundle``), which is where
+    botocore's default request checksums switch to aws-chunked bodies.
+    """
+
+    directory: Path
+    tls: bool = False
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+    ca_bundle: str | None = None
+    log_path: Path | None = None
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
+
+    def start(self, buckets: tuple[str, ...] = ()) -> S3rverServer:
+        node = shutil.which("node")
+        if node is None:
+            raise RuntimeError("node not found: install Node.js 18+ (apt-get install nodejs npm)")
+        cli = ensure_s3rver()
+        data = self.directory / "data"
+        data.mkdir(parents=True, exist_ok=True)
+        argv = [
+            node,
+            str(cli),
+            "-d",
+            str(data),
+            "-a",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "--no-vhost-buckets",
+        ]
+        if self.tls:
+            key, cert = self_signed_cert(self.directory)
+            self.ca_bundle = str(cert)
+            argv += ["--key", str(key), "--cert", str(cert)]
+        for bucket in buckets:
+            argv += ["--configure-bucket", bucket]
+        self.log_path = self.directory / "s3rver.log"
+        with open(self.log_path, "wb") as out:
+            self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        wait_for(
+            lambda: (
+                requests.get(self.endpoint_url, timeout=2, verify=self.ca_bundle or True).status_code < 500
+            ),
+            60,
+            "s3rver",
+        )
+        return self
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+    def client(self, **config: Any) -> Any:
+        """A boto3 client with the bundle's retry policy; ``config`` goes to botocore's Config on top
+        (e.g. request_checksum_calculation)."""
+        import boto3
+
+        from airflow_ops.storage import client_config
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint_url,
+            aws_access_key_id="S3RVER",
+            aws_secret_access_key="S3RVER",
+            region_name="us-east-1",
+            verify=self.ca_bundle or True,
+            config=client_config({"s3": {"addressing_style": "path"}, **config}),
+        )
+
+    def aws_env(self) -> dict[str, str]:
+        """Environment for a CLI's plain boto3 client reaching this server."""
+        env = {
+            "AWS_ACCESS_KEY_ID": "S3RVER",
+            "AWS_SECRET_ACCESS_KEY": "S3RVER",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+        }
+        if self.ca_bundle:
+            env["AWS_CA_BUNDLE"] = self.ca_bundle
+        return env
+
+
 # --------------------------------------------------------------------------- Airflow
 @dataclass
 class RunResult:

@@ -132,8 +132,17 @@ def s3_client(aws_conn_id: str, purpose: str = "S3 storage for maintenance artif
 
     ``S3Hook`` silently falls back to the default credential chain when the connection does not
     exist, which then fails far from the cause; checking first names the connection and the fix.
+
+    The client's botocore config is the connection's extra ``config_kwargs`` (what ``S3Hook``
+    reads itself: ``request_checksum_calculation``, ``response_checksum_validation``, ``retries``,
+    ``s3``...) on top of the bundle's retry policy, :data:`airflow_ops.storage.RETRIES`.
     """
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
+    from airflow_ops.storage import client_config
+
     get_connection(aws_conn_id, purpose, kind="aws")
-    return S3Hook(aws_conn_id=aws_conn_id).get_conn()
+    hook = S3Hook(aws_conn_id=aws_conn_id)
+    return hook.get_client_type(
+        region_name=hook.region_name, config=client_config(hook.conn_config.botocore_config)
+    )

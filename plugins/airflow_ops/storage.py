@@ -8,14 +8,102 @@ names the bucket and key and says what to check; domain errors that add context 
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, BinaryIO
 
 from airflow_ops.exceptions import AirflowOpsError
 
+log = logging.getLogger(__name__)
+
 #: S3's limit on keys per DeleteObjects request.
 DELETE_BATCH = 1000
+
+#: botocore's retry policy for every client the bundle builds (tasks and CLIs), set here and only
+#: here: "standard" mode retries throttling (503 SlowDown), 500/502/504 and connection errors
+#: (reset mid-part, read timeouts) with exponential backoff and jitter, up to ``total_max_attempts``
+#: calls in all. An AWS connection's ``config_kwargs.retries`` overrides it.
+RETRIES: dict[str, Any] = {"mode": "standard", "total_max_attempts": 8}
+
+#: The botocore options that make a client send and check payload checksums only where the
+#: operation requires them. Stores that do not understand botocore's default aws-chunked request
+#: bodies (sent over HTTPS since botocore 1.36) need them: set them in the AWS connection's extra
+#: ``config_kwargs`` (tasks) or pass ``--checksum-when-required`` (the restore CLIs).
+CHECKSUMS_WHEN_REQUIRED: dict[str, str] = {
+    "request_checksum_calculation": "when_required",
+    "response_checksum_validation": "when_required",
+}
+
+_warned: set[tuple[str, str]] = set()
+
+
+def warn_once(what: str, where: str, message: str, *args: Any) -> None:
+    """Log ``message`` once per process for each (what, where): a store's missing feature, say."""
+    if (what, where) in _warned:
+        return
+    _warned.add((what, where))
+    log.warning(message, *args)
+
+
+def client_config(overrides: Any = None, checksum_when_required: bool = False) -> Any:
+    """The botocore ``Config`` for a bundle client: :data:`RETRIES`, then ``overrides`` on top.
+
+    ``overrides`` is a ``botocore.config.Config`` (what ``S3Hook`` built from the connection's
+    ``config_kwargs``) or a mapping of the same keywords; what it sets explicitly wins.
+    """
+    from botocore.config import Config
+
+    config = Config(retries=dict(RETRIES))
+    if checksum_when_required:
+        config = config.merge(Config(**CHECKSUMS_WHEN_REQUIRED))
+    if isinstance(overrides, Mapping):
+        overrides = Config(**overrides)
+    if overrides is not None:
+        config = config.merge(overrides)
+    return config
+
+
+def plain_client(
+    endpoint_url: str | None = None, region: str | None = None, checksum_when_required: bool = False
+) -> Any:
+    """A boto3 S3 client for the CLIs: the usual AWS environment, the bundle's retries.
+
+    botocore's own ``AWS_REQUEST_CHECKSUM_CALCULATION`` / ``AWS_RESPONSE_CHECKSUM_VALIDATION``
+    environment variables are honoured too; ``checksum_when_required`` sets both in code.
+    """
+    import boto3
+
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint_url or None,
+        region_name=region or None,
+        config=client_config(checksum_when_required=checksum_when_required),
+    )
+
+
+def error_code(exc: BaseException) -> str:
+    """A botocore error's code (``NotImplemented``, ``MethodNotAllowed``, ``500``...), else ``""``."""
+    resp = getattr(exc, "response", None)
+    if isinstance(resp, dict):
+        return str(
+            resp.get("Error", {}).get("Code", "")
+            or resp.get("ResponseMetadata", {}).get("HTTPStatusCode", "")
+        )
+    return ""
+
+
+def http_status(exc: BaseException) -> int:
+    resp = getattr(exc, "response", None)
+    if isinstance(resp, dict):
+        return int(resp.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+    return 0
+
+
+def endpoint_of(client: Any) -> str:
+    meta = getattr(client, "meta", None)
+    return str(getattr(meta, "endpoint_url", "") or "s3")
 
 
 class StorageError(AirflowOpsError):
@@ -114,13 +202,101 @@ def read_bytes(client: Any, bucket: str, key: str) -> bytes:
         raise StorageError(f"cannot read s3://{bucket}/{key}: {aws_reason(exc)}") from exc
 
 
-def list_objects(client: Any, bucket: str, prefix: str) -> Iterator[dict[str, Any]]:
-    """Every object under ``prefix`` (all pages), as ``list_objects_v2`` describes it."""
+def read_confirmed(client: Any, bucket: str, key: str) -> bytes:
+    """GET ``key`` and check its body against the sha256 :func:`put_confirmed` stored with it.
+
+    An object without that metadata (written by something else) is returned as it is.
+    """
+    data = _read_checked(client, bucket, key, missing_ok=False)
+    assert data is not None
+    return data
+
+
+def _read_checked(client: Any, bucket: str, key: str, missing_ok: bool) -> bytes | None:
     try:
+        obj = client.get_object(Bucket=bucket, Key=key)
+        data: bytes = obj["Body"].read()
+    except Exception as exc:
+        missing = getattr(getattr(client, "exceptions", None), "NoSuchKey", None)
+        if missing_ok and missing is not None and isinstance(exc, missing):
+            return None
+        raise StorageError(f"cannot read s3://{bucket}/{key}: {aws_reason(exc)}") from exc
+    want = (obj.get("Metadata") or {}).get("sha256")
+    if want is not None and hashlib.sha256(data).hexdigest() != want:
+        raise StorageError(
+            f"s3://{bucket}/{key} is corrupt: its {len(data)} bytes do not match the sha256 stored at upload "
+            "(a store that saved botocore's aws-chunked body as data does this: set the AWS connection's "
+            "config_kwargs request_checksum_calculation/response_checksum_validation to when_required, "
+            "then re-run the step that wrote it)"
+        )
+    return data
+
+
+def read_json(client: Any, bucket: str, key: str, missing_ok: bool = False) -> Any:
+    """:func:`read_confirmed`, parsed as JSON; anything unreadable is a one-line :class:`StorageError`.
+
+    With ``missing_ok`` a key that does not exist gives ``None``.
+    """
+    data = _read_checked(client, bucket, key, missing_ok)
+    if data is None:
+        return None
+    try:
+        return json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise StorageError(
+            f"s3://{bucket}/{key} is not valid JSON ({len(data)} bytes, unreadable from byte "
+            f"{getattr(exc, 'pos', getattr(exc, 'start', '?'))}): the object is corrupt; re-run the step "
+            "that wrote it"
+        ) from exc
+
+
+#: Errors after which a ListObjectsV2 listing is retried with ListObjects (v1, marker paging).
+_V2_UNSUPPORTED = {"NotImplemented", "InternalError", "500", "501"}
+#: Endpoints (in this process) whose ListObjectsV2 failed that way: listed with v1 directly.
+_V1_ONLY: set[str] = set()
+
+
+class _UseV1(Exception):
+    pass
+
+
+def list_objects(client: Any, bucket: str, prefix: str) -> Iterator[dict[str, Any]]:
+    """Every object under ``prefix`` (all pages), as ``list_objects_v2`` describes it.
+
+    A store whose ListObjectsV2 fails on a later page (s3rver cannot make continuation tokens on
+    Node.js 17+) or does not implement it is listed again with ListObjects v1 from the last key
+    seen, so a listing over 1,000 keys is complete on both.
+    """
+    last: str | None = None
+    endpoint = endpoint_of(client)
+    try:
+        if endpoint in _V1_ONLY:
+            raise _UseV1
         for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                last = obj["Key"]
+                yield obj
+        return
+    except _UseV1:
+        pass
+    except Exception as exc:
+        if error_code(exc) not in _V2_UNSUPPORTED and http_status(exc) not in (500, 501):
+            raise StorageError(f"cannot list s3://{bucket}/{prefix}: {aws_reason(exc)}") from exc
+        # Past botocore's retries: this endpoint's ListObjectsV2 is broken; use v1 from now on.
+        _V1_ONLY.add(endpoint)
+        warn_once(
+            "ListObjectsV2",
+            endpoint_of(client),
+            "ListObjectsV2 failed on %s (%s); listing with ListObjects (v1) instead",
+            endpoint_of(client),
+            aws_reason(exc),
+        )
+    paging = {"StartingToken": last} if last is not None else {}
+    try:
+        for page in client.get_paginator("list_objects").paginate(
+            Bucket=bucket, Prefix=prefix, PaginationConfig=paging
+        ):
             yield from page.get("Contents", [])
-    except StorageError:
-        raise
     except Exception as exc:
         raise StorageError(f"cannot list s3://{bucket}/{prefix}: {aws_reason(exc)}") from exc
 
@@ -138,15 +314,31 @@ def delete_keys(client: Any, bucket: str, keys: Iterable[str]) -> int:
         except Exception as exc:
             left = doomed[start:]
             raise StorageError(
-                f"deleting in s3://{bucket} failed: {aws_reason(exc)}; {len(left)} key(s) left, first "
-                f"{left[0]!r} (fix: grant s3:DeleteObject, then re-run)"
+                f"deleting in s3://{bucket} failed after {_attempts(exc)}: {aws_reason(exc)}; {len(left)} "
+                f"key(s) left: {_some(left)} (fix: grant s3:DeleteObject or wait for the store to recover, "
+                "then re-run)"
             ) from exc
         errors = resp.get("Errors") or []
         if errors:
             first = errors[0]
+            failed = [str(e.get("Key")) for e in errors]
+            later = doomed[start + len(batch) :]
             raise StorageError(
-                f"could not delete {len(errors)} object(s) in s3://{bucket}/ (first: {first.get('Key')}: "
-                f"{first.get('Code')}); fix: grant s3:DeleteObject, then re-run"
+                f"could not delete {len(errors)} object(s) in s3://{bucket}/ ({first.get('Code')}): "
+                f"{_some(failed)}"
+                + (f"; {len(later)} more key(s) not attempted: {_some(later)}" if later else "")
+                + "; fix: grant s3:DeleteObject, then re-run"
             )
         deleted += len(batch)
     return deleted
+
+
+def _some(keys: list[str], limit: int = 5) -> str:
+    shown = ", ".join(repr(k) for k in keys[:limit])
+    return shown + (f" ... (+{len(keys) - limit} more)" if len(keys) > limit else "")
+
+
+def _attempts(exc: BaseException) -> str:
+    resp = getattr(exc, "response", None)
+    tried = resp.get("ResponseMetadata", {}).get("RetryAttempts") if isinstance(resp, dict) else None
+    return f"{int(tried) + 1} attempt(s)" if tried is not None else "botocore's retries"

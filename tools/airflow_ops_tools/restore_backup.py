@@ -11,7 +11,10 @@ The object's sha256 is checked against its manifest in a first streamed pass bef
 written; the restore itself streams the object into pg_restore (no local copy) and ends by
 comparing every table's row count with the manifest. Passwords come from PGPASSWORD (or
 ~/.pgpass), never from the command line. S3 credentials come from the usual AWS environment
-(AWS_PROFILE, AWS_ACCESS_KEY_ID, ...); --endpoint-url reaches MinIO or another S3 API.
+(AWS_PROFILE, AWS_ACCESS_KEY_ID, AWS_CA_BUNDLE, ...); --endpoint-url reaches MinIO or another S3 API.
+--checksum-when-required makes botocore send and check payload checksums only where S3 requires
+them (for stores that do not understand its default aws-chunked request bodies); botocore's own
+AWS_REQUEST_CHECKSUM_CALCULATION / AWS_RESPONSE_CHECKSUM_VALIDATION=when_required do the same.
 
 Exit codes: 0 restored (or dry run passed), 1 error, 2 refused (target not empty) or S3 unusable
 (missing bucket, unreachable endpoint, no credentials, access denied), 3 row counts differ.
@@ -30,6 +33,8 @@ from airflow_ops.backup.dump import DEFAULT_PG_BIN_DIRS
 from airflow_ops.backup.errors import BackupError, RestoreRefused
 from airflow_ops.backup.restore import choose_backup, restore_backup
 from airflow_ops.connections import PostgresTarget
+from airflow_ops.exceptions import AirflowOpsError
+from airflow_ops.storage import StorageError
 
 
 def parse_target(url: str) -> PostgresTarget:
@@ -45,13 +50,10 @@ def parse_target(url: str) -> PostgresTarget:
     )
 
 
-def s3_client(endpoint_url: str | None, region: str | None) -> object:
-    import boto3
-    from botocore.config import Config
+def s3_client(endpoint_url: str | None, region: str | None, checksum_when_required: bool = False) -> object:
+    from airflow_ops.storage import plain_client
 
-    # A few quick retries: an endpoint that refuses connections should fail in seconds, not minutes.
-    config = Config(connect_timeout=10, retries={"max_attempts": 3, "mode": "standard"})
-    return boto3.client("s3", endpoint_url=endpoint_url, region_name=region, config=config)
+    return plain_client(endpoint_url, region, checksum_when_required)
 
 
 def s3_problem(exc: Exception, bucket: str, prefix: str, endpoint_url: str | None) -> str | None:
@@ -117,10 +119,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dry-run", action="store_true", help="verify checksum and archive only")
     parser.add_argument("--force", action="store_true", help="restore into a non-empty database (--clean)")
     parser.add_argument("--pg-bin-dir", action="append", help="where to look for pg_restore (repeatable)")
+    parser.add_argument(
+        "--checksum-when-required",
+        action="store_true",
+        help="botocore request/response checksums only where required (stores without aws-chunked support)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        client = s3_client(args.endpoint_url, args.region)
+        client = s3_client(args.endpoint_url, args.region, args.checksum_when_required)
     except ValueError as exc:
         print(
             f"error: --endpoint-url {args.endpoint_url!r} is not usable ({exc}): pass http(s)://host:port",
@@ -153,7 +160,11 @@ def main(argv: list[str] | None = None) -> int:
     except RestoreRefused as exc:
         print(f"refused: {exc}", file=sys.stderr)
         return 2
-    except BackupError as exc:
+    except StorageError as exc:
+        problem = s3_problem(exc, args.bucket, args.prefix, args.endpoint_url)
+        print(f"error: {problem or exc}", file=sys.stderr)
+        return 2 if problem else 1
+    except (BackupError, AirflowOpsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except Exception as exc:

@@ -8,7 +8,9 @@ target DB. Entries that already exist with another value are replaced only with 
 Afterwards every imported entry is read back and compared.
 
 The key is read from an environment variable (default ``AIRFLOW_OPS_EXPORT_KEY``) or a file,
-never from the command line. The target is ``--target-db-url`` or
+never from the command line. ``--checksum-when-required`` (or botocore's
+``AWS_REQUEST_CHECKSUM_CALCULATION=when_required``) is for stores that do not understand
+botocore's default aws-chunked request bodies. The target is ``--target-db-url`` or
 ``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN``; its fernet key is ``AIRFLOW__CORE__FERNET_KEY``.
 
 Examples::
@@ -55,15 +57,17 @@ def target_from_url(url: str) -> PostgresTarget:
     )
 
 
-def fetch(source: str, endpoint_url: str | None) -> bytes:
+def fetch(source: str, endpoint_url: str | None, checksum_when_required: bool = False) -> bytes:
     if source.startswith("s3://"):
-        import boto3
+        from airflow_ops.storage import StorageError, plain_client, read_confirmed
 
         bucket, _, key = source[5:].partition("/")
-        client = boto3.client("s3", endpoint_url=endpoint_url or os.environ.get("AWS_ENDPOINT_URL"))
+        client = plain_client(
+            endpoint_url or os.environ.get("AWS_ENDPOINT_URL"), None, checksum_when_required
+        )
         try:
-            return bytes(client.get_object(Bucket=bucket, Key=key)["Body"].read())
-        except Exception as exc:
+            return read_confirmed(client, bucket, key)
+        except StorageError as exc:
             raise RestoreError(f"cannot download {source}: {exc}") from None
     try:
         return Path(source).read_bytes()
@@ -105,6 +109,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("source", help="s3://bucket/key or a local file of the export object")
     parser.add_argument("--endpoint-url", help="S3-compatible endpoint (else AWS_ENDPOINT_URL / AWS default)")
+    parser.add_argument(
+        "--checksum-when-required",
+        action="store_true",
+        help="botocore request/response checksums only where required (stores without aws-chunked support)",
+    )
     parser.add_argument("--key-env", default="AIRFLOW_OPS_EXPORT_KEY", help="env var holding the export key")
     parser.add_argument("--key-file", help="file holding the export key (instead of --key-env)")
     parser.add_argument(
@@ -127,7 +136,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         key = load_key(args)
-        export, meta = decrypt_export(fetch(args.source, args.endpoint_url), key, args.allow_plaintext)
+        export, meta = decrypt_export(
+            fetch(args.source, args.endpoint_url, args.checksum_when_required), key, args.allow_plaintext
+        )
         print(
             f"export {args.source}: {len(export.variables)} variables, {len(export.connections)} connections "
             f"(logical date {meta.get('logical_date', '?')}, run {meta.get('run_id', '?')})"

@@ -57,13 +57,28 @@ def list_backups(client: Any, bucket: str, prefix: str) -> list[BackupEntry]:
 
 
 def read_manifest(client: Any, bucket: str, key: str) -> BackupManifest:
-    return BackupManifest.from_json(client.get_object(Bucket=bucket, Key=key)["Body"].read())
+    """The manifest at ``key``, checked against its stored sha256; a corrupt one is a one-line error."""
+    from airflow_ops.backup.errors import BackupError
+    from airflow_ops.storage import StorageError, read_json
+
+    try:
+        raw = read_json(client, bucket, key)
+        if not isinstance(raw, dict):
+            raise StorageError(f"s3://{bucket}/{key} holds JSON but not a manifest object")
+        return BackupManifest.from_json(json.dumps(raw))
+    except StorageError as exc:
+        raise BackupError(f"manifest unusable: {exc}") from None
+    except (TypeError, ValueError) as exc:
+        raise BackupError(
+            f"manifest unusable: s3://{bucket}/{key} lacks manifest fields ({exc}); the object is corrupt "
+            "or not an airflow-ops manifest"
+        ) from None
 
 
 def read_verification(client: Any, bucket: str, entry: BackupEntry) -> dict[str, Any] | None:
-    try:
-        body = client.get_object(Bucket=bucket, Key=f"{entry.folder}/{VERIFIED_NAME}")["Body"].read()
-    except client.exceptions.NoSuchKey:
-        return None
-    data: dict[str, Any] = json.loads(body)
+    from airflow_ops.storage import read_json
+
+    data: dict[str, Any] | None = read_json(
+        client, bucket, f"{entry.folder}/{VERIFIED_NAME}", missing_ok=True
+    )
     return data

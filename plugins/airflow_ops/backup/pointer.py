@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from airflow_ops.storage import put_confirmed
+from airflow_ops.storage import StorageError, put_confirmed, read_json
 
 LATEST_VERIFIED_NAME = "latest-verified.json"
 POINTER_FORMAT = 1
@@ -16,21 +16,34 @@ def pointer_key(prefix: str) -> str:
 
 
 def write_latest_verified(client: Any, bucket: str, prefix: str, pointer: dict[str, Any]) -> str:
-    """Write the pointer (JSON) and return its key."""
+    """Write the pointer (JSON), read it back and compare; return its key."""
     key = pointer_key(prefix)
-    body = json.dumps({"format": POINTER_FORMAT, **pointer}, indent=2, sort_keys=True).encode()
+    record = {"format": POINTER_FORMAT, **pointer}
+    body = json.dumps(record, indent=2, sort_keys=True).encode()
     put_confirmed(client, bucket, key, body, "application/json")
+    _read_back(client, bucket, key, record)
     return key
 
 
 def read_latest_verified(client: Any, bucket: str, prefix: str) -> dict[str, Any] | None:
-    """The parsed pointer, or ``None`` when no backup has been verified yet."""
-    try:
-        obj = client.get_object(Bucket=bucket, Key=pointer_key(prefix))
-    except client.exceptions.NoSuchKey:
+    """The parsed pointer, or ``None`` when no backup has been verified yet.
+
+    A pointer that does not match the sha256 stored with it, or is not JSON, raises
+    :class:`~airflow_ops.storage.StorageError` (one line).
+    """
+    key = pointer_key(prefix)
+    data = read_json(client, bucket, key, missing_ok=True)
+    if data is None:
         return None
-    data: dict[str, Any] = json.loads(obj["Body"].read())
+    if not isinstance(data, dict):
+        raise StorageError(f"s3://{bucket}/{key} holds JSON but not a pointer object")
     return data
+
+
+def _read_back(client: Any, bucket: str, key: str, expected: dict[str, Any]) -> None:
+    """A sidecar is verified like the dump: read it back (sha256 checked) and compare its content."""
+    if read_json(client, bucket, key) != expected:
+        raise StorageError(f"s3://{bucket}/{key} reads back different from what was written: not verified")
 
 
 def mark_verified(
@@ -57,14 +70,22 @@ def mark_verified(
         "verified_at": verified_at,
         "full_restore_checked": full_restore_checked,
     }
+    verified_key = f"{folder}/{VERIFIED_NAME}"
     put_confirmed(
         client,
         manifest.bucket,
-        f"{folder}/{VERIFIED_NAME}",
+        verified_key,
         json.dumps(record, indent=2, sort_keys=True).encode(),
         "application/json",
     )
-    current = read_latest_verified(client, manifest.bucket, prefix)
+    _read_back(client, manifest.bucket, verified_key, record)
+    try:
+        current = read_latest_verified(client, manifest.bucket, prefix)
+    except StorageError as exc:
+        import logging
+
+        logging.getLogger(__name__).warning("Replacing an unreadable pointer: %s", exc)
+        current = None
     if current and _when(current["logical_date"]) > _when(manifest.logical_date):
         return False
     write_latest_verified(client, manifest.bucket, prefix, record)

@@ -3,19 +3,31 @@
 The upload reads a non-seekable stream (the pg_dump pipe) through boto3's transfer manager.
 Memory is bounded by ``chunk_bytes * (concurrency + 1)`` whatever the size of the database. The
 object only appears at its key when ``CompleteMultipartUpload`` succeeds; every failure path
-aborts the multipart upload so nothing incomplete is left behind.
+aborts the multipart upload it started (its upload id is recorded as it is created), so nothing
+incomplete is left behind, and a store that refuses the abort gets a message naming what is left.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import threading
+import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO, Any
 
 from airflow_ops.backup.errors import BackupError, BackupTargetError
-from airflow_ops.storage import put_confirmed
+from airflow_ops.storage import (
+    StorageError,
+    aws_reason,
+    confirm,
+    endpoint_of,
+    error_code,
+    http_status,
+    put_confirmed,
+    warn_once,
+)
 
 log = logging.getLogger(__name__)
 
@@ -88,10 +100,37 @@ def check_bucket(client: Any, bucket: str) -> None:
         ) from None
 
 
+#: Answers of a store that does not offer an operation at all (as opposed to refusing this caller).
+_UNSUPPORTED = {"NotImplemented", "MethodNotAllowed", "501", "405"}
+
+
+def _unsupported(exc: BaseException) -> bool:
+    return error_code(exc) in _UNSUPPORTED or http_status(exc) in (405, 501)
+
+
 def abort_dangling_uploads(client: Any, bucket: str, key: str) -> int:
-    """Abort every incomplete multipart upload of ``key``; return how many were aborted."""
+    """Abort every incomplete multipart upload of ``key``; return how many were aborted.
+
+    A store without ListMultipartUploads (s3rver answers 501) cannot be asked for leftovers: the
+    backup goes ahead (warned once per process and endpoint) and relies on aborting its own upload
+    on failure. Other errors (permissions, endpoint down) still fail the backup.
+    """
     aborted = 0
-    resp = client.list_multipart_uploads(Bucket=bucket, Prefix=key)
+    try:
+        resp = client.list_multipart_uploads(Bucket=bucket, Prefix=key)
+    except Exception as exc:
+        if not _unsupported(exc):
+            raise
+        warn_once(
+            "ListMultipartUploads",
+            endpoint_of(client),
+            "%s does not implement ListMultipartUploads (%s): leftovers of crashed uploads cannot be "
+            "found and aborted before a backup; each backup aborts its own upload on failure. Add a "
+            "bucket lifecycle rule AbortIncompleteMultipartUpload where the store supports one.",
+            endpoint_of(client),
+            aws_reason(exc),
+        )
+        return 0
     for upload in resp.get("Uploads", []):
         if upload["Key"] == key:
             client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload["UploadId"])
@@ -99,6 +138,31 @@ def abort_dangling_uploads(client: Any, bucket: str, key: str) -> int:
     if aborted:
         log.warning("Aborted %d incomplete multipart upload(s) of s3://%s/%s", aborted, bucket, key)
     return aborted
+
+
+@dataclass
+class UploadTracker:
+    """Records the upload ids of the multipart uploads ``client`` creates while it is registered."""
+
+    client: Any
+    upload_ids: list[str] = field(default_factory=list)
+    _uid: str = field(default_factory=lambda: f"airflow-ops-{uuid.uuid4().hex}")
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __enter__(self) -> UploadTracker:
+        self.client.meta.events.register(
+            "after-call.s3.CreateMultipartUpload", self._created, unique_id=self._uid
+        )
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.client.meta.events.unregister("after-call.s3.CreateMultipartUpload", unique_id=self._uid)
+
+    def _created(self, parsed: dict[str, Any] | None = None, **_: Any) -> None:
+        upload_id = (parsed or {}).get("UploadId")
+        if upload_id:
+            with self._lock:
+                self.upload_ids.append(str(upload_id))
 
 
 @dataclass(frozen=True)
@@ -132,21 +196,71 @@ def stream_upload(
     )
     # Non-seekable uploads buffer whole parts: this caps how many sit in memory at once.
     config.max_in_memory_upload_chunks = concurrency + 1
+    tracker = UploadTracker(client)
     try:
-        client.upload_fileobj(reader, bucket, key, ExtraArgs=extra_args or None, Config=config)
+        with tracker:
+            client.upload_fileobj(reader, bucket, key, ExtraArgs=extra_args or None, Config=config)
     except BaseException as exc:
-        _abort_after_failure(cleanup_client() if cleanup_client else client, bucket, key)
+        left = _abort_after_failure(
+            cleanup_client() if cleanup_client else client, bucket, key, tracker.upload_ids
+        )
         if isinstance(exc, BackupError):
+            if left:
+                raise type(exc)(f"{exc} {_left_behind(bucket, key, left)}") from exc
             raise
         if not isinstance(exc, Exception):
             raise
         raise BackupTargetError(
             f"upload to s3://{bucket}/{key} failed after {reader.size} bytes: {_describe(exc)}. "
-            "The multipart upload was aborted: no object was written at that key. "
-            "Fix: check the S3 endpoint and the "
+            + (_left_behind(bucket, key, left) if left else _ABORTED)
+            + " Fix: check the S3 endpoint and the "
             "AWS connection, then re-run the task (re-running a date rewrites its own backup)."
         ) from exc
+    _confirm_dump(client, bucket, key, reader.size)
     return UploadResult(reader.size, reader.sha256)
+
+
+_ABORTED = "The multipart upload was aborted: no object was written at that key."
+
+
+def _left_behind(bucket: str, key: str, left: dict[str, tuple[bool, str]]) -> str:
+    upload_id, (refused, reason) = next(iter(left.items()))
+    more = f" (and {len(left) - 1} more)" if len(left) > 1 else ""
+    if refused:
+        what = (
+            f"the store refused to abort the multipart upload ({reason}): its parts are left in bucket "
+            f"{bucket!r} as incomplete upload {upload_id}{more}."
+        )
+    else:
+        what = (
+            f"the multipart upload could not be aborted ({reason}): unless the store lost it, its parts are "
+            f"left in bucket {bucket!r} as incomplete upload {upload_id}{more}; the next run of this date "
+            "aborts it where the store lists multipart uploads."
+        )
+    return (
+        f"No object was written at that key, but {what} Remove them with `aws s3api abort-multipart-upload "
+        f"--bucket {bucket} --key {key} --upload-id {upload_id}`, a bucket lifecycle rule "
+        "AbortIncompleteMultipartUpload, or, on a store that offers neither, its own cleanup of incomplete "
+        "uploads."
+    )
+
+
+def _confirm_dump(client: Any, bucket: str, key: str, size: int) -> None:
+    """HEAD the completed dump: a store that saved another body (aws-chunked framing) is caught here."""
+    try:
+        confirm(client, bucket, key, size)
+    except StorageError as exc:
+        try:
+            client.delete_object(Bucket=bucket, Key=key)
+            removed = "The object was deleted."
+        except Exception as delete_exc:
+            removed = f"Deleting it failed too ({aws_reason(delete_exc)}): delete it by hand."
+        raise BackupTargetError(
+            f"{exc}. {removed} Fix: when the store does not understand botocore's checksummed "
+            "(aws-chunked) uploads, set the AWS connection's extra config_kwargs "
+            '{"request_checksum_calculation": "when_required", "response_checksum_validation": '
+            '"when_required"}, then re-run.'
+        ) from None
 
 
 def _describe(exc: BaseException) -> str:
@@ -154,7 +268,27 @@ def _describe(exc: BaseException) -> str:
     return text if len(text) < 300 else text[:300] + "..."
 
 
-def _abort_after_failure(client: Any, bucket: str, key: str) -> None:
+def _abort_after_failure(
+    client: Any, bucket: str, key: str, upload_ids: list[str]
+) -> dict[str, tuple[bool, str]]:
+    """Abort the uploads this attempt created, then any other leftover of ``key``.
+
+    Returns upload id -> (the store answered and refused, reason) for each upload that could not
+    be aborted. The transfer manager usually aborts its own upload already; aborting it again
+    answers NoSuchUpload, which counts as aborted.
+    """
+    left: dict[str, tuple[bool, str]] = {}
+    for upload_id in upload_ids:
+        try:
+            client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+        except Exception as exc:
+            if error_code(exc) in ("NoSuchUpload", "404") or http_status(exc) == 404:
+                continue
+            answered = http_status(exc) > 0
+            left[upload_id] = (
+                answered,
+                f"AbortMultipartUpload: {aws_reason(exc) if answered else _describe(exc)}",
+            )
     try:
         abort_dangling_uploads(client, bucket, key)
     except Exception as exc:
@@ -166,6 +300,7 @@ def _abort_after_failure(client: Any, bucket: str, key: str) -> None:
             key,
             _describe(exc),
         )
+    return left
 
 
 def iter_object(client: Any, bucket: str, key: str, chunk_bytes: int = 1 << 20) -> Iterator[bytes]:

@@ -196,6 +196,27 @@ def full_restore_check(
     )
 
 
+def check_manifest(client: Any, manifest: BackupManifest) -> None:
+    """The stored ``manifest.json`` is a sidecar the restore relies on: it must read back (sha256
+    checked) exactly as the backup step wrote it."""
+    from dataclasses import asdict
+
+    from airflow_ops.backup.catalog import read_manifest
+
+    key = f"{manifest.key.rsplit('/', 1)[0]}/manifest.json"
+    try:
+        stored = read_manifest(client, manifest.bucket, key)
+    except VerificationError:
+        raise
+    except Exception as exc:
+        raise VerificationError(f"{exc}; re-run the backup for this date") from None
+    if asdict(stored) != asdict(manifest):
+        raise VerificationError(
+            f"s3://{manifest.bucket}/{key} differs from the manifest the backup step produced: do not rely "
+            "on this backup; re-run the backup for this date"
+        )
+
+
 def verify_backup(
     client: Any,
     manifest: BackupManifest,
@@ -214,6 +235,7 @@ def verify_backup(
 
     major = int(manifest.server_version.split(".")[0])
     pg_restore = select_tool("pg_restore", major, pg_bin_dirs)
+    check_manifest(client, manifest)
     result = check_archive(client, manifest, pg_restore)
     out: dict[str, Any] = {
         "sha256_ok": True,

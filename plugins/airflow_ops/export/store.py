@@ -13,7 +13,15 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_ops.storage import StorageError, aws_reason, delete_keys, list_objects, put_confirmed, sse_args
+from airflow_ops.storage import (
+    StorageError,
+    aws_reason,
+    delete_keys,
+    list_objects,
+    put_confirmed,
+    read_json,
+    sse_args,
+)
 
 OBJECT_SUFFIX = ".aopscx"
 MANIFEST_SUFFIX = ".manifest.json"
@@ -59,12 +67,13 @@ def list_exports(client: Any, bucket: str, prefix: str) -> list[ExportRef]:
 
 def load_manifest(client: Any, bucket: str, ref: ExportRef) -> dict[str, Any]:
     try:
-        body = client.get_object(Bucket=bucket, Key=ref.manifest_key)["Body"].read()
-        manifest: dict[str, Any] = json.loads(body)
-    except Exception as exc:
+        manifest = read_json(client, bucket, ref.manifest_key)
+    except StorageError as exc:
         raise ExportStoreError(
-            f"cannot read manifest s3://{bucket}/{ref.manifest_key}: {_aws_reason(exc)}"
+            f"manifest unusable: {exc} (check the bucket exists and the aws connection's rights)"
         ) from None
+    if not isinstance(manifest, dict):
+        raise ExportStoreError(f"manifest s3://{bucket}/{ref.manifest_key} is JSON but not an object")
     return manifest
 
 
