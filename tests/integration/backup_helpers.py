@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import signal
+from pathlib import Path
 from typing import Any
 
 import psycopg2
+import pytest
 
-from airflow_ops.backup.dump import BackupRequest
+from airflow_ops.backup.dump import BackupRequest, run_backup
+from airflow_ops.backup.errors import BackupSourceError
 from airflow_ops.backup.layout import BackupLocation
 from airflow_ops.connections import PostgresTarget
 from tests.harness import PostgresServer
@@ -45,3 +50,42 @@ def keys(client: Any, bucket: str, prefix: str) -> list[str]:
 
 def open_uploads(client: Any, bucket: str, prefix: str) -> list[dict[str, Any]]:
     return list(client.list_multipart_uploads(Bucket=bucket, Prefix=prefix).get("Uploads", []))
+
+
+CHUNK = 5 << 20
+
+
+def kill_backup_pg_dump(dbname: str) -> list[int]:
+    """SIGKILL the pg_dump started by run_backup for ``dbname`` (found by argv and environment)."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+            if not argv[0].endswith(b"pg_dump") or not any(a.startswith(b"--snapshot=") for a in argv):
+                continue
+            if f"PGDATABASE={dbname}".encode() in (proc / "environ").read_bytes().split(b"\0"):
+                os.kill(int(proc.name), signal.SIGKILL)
+                pids.append(int(proc.name))
+        except (OSError, ValueError):
+            continue
+    return pids
+
+
+def backup_killed_mid_dump(
+    pg: PostgresServer, dbname: str, client: Any, prefix: str
+) -> tuple[BackupRequest, BackupSourceError]:
+    """Run a backup of a 300k-row DB and SIGKILL its pg_dump once two parts are uploaded."""
+    fill(pg, dbname, 300_000, width_md5=2)
+    killed: list[int] = []
+
+    def kill_pg_dump(done: int) -> None:
+        if done > 2 * CHUNK and not killed:
+            killed.extend(kill_backup_pg_dump(dbname))
+
+    req = request(
+        pg, dbname, prefix, chunk_bytes=CHUNK, concurrency=1, progress=kill_pg_dump, compress_level=0
+    )
+    with pytest.raises(BackupSourceError) as failed:
+        run_backup(client, req)
+    assert killed, "pg_dump was not killed: the dump ended before two parts"
+    return req, failed.value

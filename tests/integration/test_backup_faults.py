@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import stat
 import time
 import uuid
@@ -18,9 +16,15 @@ from airflow_ops.backup.dump import run_backup
 from airflow_ops.backup.errors import BackupSourceError, BackupTargetError, PgToolVersionError
 from airflow_ops.connections import PostgresTarget
 from tests.harness import MotoServer, PostgresServer
-from tests.integration.backup_helpers import BUCKET, fill, keys, open_uploads, request
-
-CHUNK = 5 << 20
+from tests.integration.backup_helpers import (
+    BUCKET,
+    CHUNK,
+    backup_killed_mid_dump,
+    fill,
+    keys,
+    open_uploads,
+    request,
+)
 
 
 def _prefix() -> str:
@@ -98,45 +102,11 @@ def _pg_dump_running(pg: PostgresServer, dbname: str) -> bool:
 def test_pg_dump_dying_after_parts_were_uploaded_aborts_the_upload(
     pg_server: PostgresServer, scratch_db: str, s3_server: MotoServer
 ) -> None:
-    fill(pg_server, scratch_db, 300_000, width_md5=2)
     client = s3_server.client()
     prefix = _prefix()
-    killed: list[int] = []
-
-    def kill_pg_dump(done: int) -> None:
-        if done > 2 * CHUNK and not killed:
-            killed.extend(_kill_backup_pg_dump(scratch_db))
-
-    req = request(
-        pg_server,
-        scratch_db,
-        prefix,
-        chunk_bytes=CHUNK,
-        concurrency=1,
-        progress=kill_pg_dump,
-        compress_level=0,
-    )
-    with pytest.raises(BackupSourceError, match=r"pg_dump of .* exited -9"):
-        run_backup(client, req)
-    assert killed
+    backup_killed_mid_dump(pg_server, scratch_db, client, prefix)
     assert keys(client, BUCKET, prefix) == []
     assert open_uploads(client, BUCKET, prefix) == []
-
-
-def _kill_backup_pg_dump(dbname: str) -> list[int]:
-    """SIGKILL the pg_dump started by run_backup for ``dbname`` (found by argv and environment)."""
-    pids = []
-    for proc in Path("/proc").iterdir():
-        try:
-            argv = (proc / "cmdline").read_bytes().split(b"\0")
-            if not argv[0].endswith(b"pg_dump") or not any(a.startswith(b"--snapshot=") for a in argv):
-                continue
-            if f"PGDATABASE={dbname}".encode() in (proc / "environ").read_bytes().split(b"\0"):
-                os.kill(int(proc.name), signal.SIGKILL)
-                pids.append(int(proc.name))
-        except (OSError, ValueError):
-            continue
-    return pids
 
 
 def test_wrong_credentials_fail_naming_the_connection_and_upload_nothing(

@@ -27,7 +27,7 @@ import pytest
 from airflow_ops import storage
 from airflow_ops.backup.catalog import list_backups
 from airflow_ops.backup.dump import run_backup
-from airflow_ops.backup.errors import BackupSourceError, BackupTargetError, VerificationError
+from airflow_ops.backup.errors import BackupTargetError, VerificationError
 from airflow_ops.backup.layout import BackupLocation
 from airflow_ops.backup.pointer import mark_verified, read_latest_verified
 from airflow_ops.backup.retention import RetentionPolicy, apply_retention
@@ -35,11 +35,9 @@ from airflow_ops.backup.verify import verify_backup
 from airflow_ops.connections import PostgresTarget
 from airflow_ops.storage import CHECKSUMS_WHEN_REQUIRED, StorageError, delete_keys, list_objects
 from tests.harness import MotoServer, PostgresServer, S3rverServer
-from tests.integration.backup_helpers import BUCKET, fill, keys, request
-from tests.integration.test_backup_faults import _kill_backup_pg_dump
+from tests.integration.backup_helpers import BUCKET, CHUNK, backup_killed_mid_dump, fill, keys, request
 
 REPO = Path(__file__).resolve().parents[2]
-CHUNK = 5 << 20
 
 
 def _prefix() -> str:
@@ -136,28 +134,10 @@ def test_refused_abort_says_what_is_left_and_how_to_remove_it(
     pg_server: PostgresServer, scratch_db: str, s3rver_server: S3rverServer
 ) -> None:
     """s3rver answers AbortMultipartUpload with 405: the error must not claim the upload was aborted."""
-    fill(pg_server, scratch_db, 300_000, width_md5=2)
     client = s3rver_server.client()
     prefix = _prefix()
-    killed: list[int] = []
-
-    def kill_pg_dump(done: int) -> None:
-        if done > 2 * CHUNK and not killed:
-            killed.extend(_kill_backup_pg_dump(scratch_db))
-
-    req = request(
-        pg_server,
-        scratch_db,
-        prefix,
-        chunk_bytes=CHUNK,
-        concurrency=1,
-        progress=kill_pg_dump,
-        compress_level=0,
-    )
-    with pytest.raises(BackupSourceError) as failed:
-        run_backup(client, req)
-    text = str(failed.value)
-    assert killed
+    req, failed = backup_killed_mid_dump(pg_server, scratch_db, client, prefix)
+    text = str(failed)
     assert "exited -9" in text
     assert "was aborted" not in text
     assert "refused to abort the multipart upload" in text and "MethodNotAllowed" in text
@@ -170,27 +150,10 @@ def test_moto_still_reports_a_clean_abort(
     pg_server: PostgresServer, scratch_db: str, s3_server: MotoServer
 ) -> None:
     """The same failure on a store that aborts: the message says so and no upload stays open."""
-    fill(pg_server, scratch_db, 300_000, width_md5=2)
     client = s3_server.client()
     prefix = _prefix()
-    killed: list[int] = []
-
-    def kill_pg_dump(done: int) -> None:
-        if done > 2 * CHUNK and not killed:
-            killed.extend(_kill_backup_pg_dump(scratch_db))
-
-    req = request(
-        pg_server,
-        scratch_db,
-        prefix,
-        chunk_bytes=CHUNK,
-        concurrency=1,
-        progress=kill_pg_dump,
-        compress_level=0,
-    )
-    with pytest.raises(BackupSourceError) as failed:
-        run_backup(client, req)
-    assert "refused to abort" not in str(failed.value)
+    _, failed = backup_killed_mid_dump(pg_server, scratch_db, client, prefix)
+    assert "refused to abort" not in str(failed)
     assert client.list_multipart_uploads(Bucket=BUCKET, Prefix=prefix).get("Uploads", []) == []
 
 
