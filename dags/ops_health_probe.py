@@ -68,6 +68,7 @@ dag = build_dag(
                           'log_volume_free_critical_pct': 10.0,
                           'db_size_warning_gb': 20.0,
                           'db_size_critical_gb': 50.0},
+        'maintenance_dag_files': ['ops_*.py'],
         'fail_on': 'critical',
         'dead_mans_switch_conn_id': None},
     source="config/ops_health_probe.yml",

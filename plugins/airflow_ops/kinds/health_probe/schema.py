@@ -57,6 +57,11 @@ class HealthProbeConfig(CommonConfig):
         None, description="Path whose volume is checked; defaults to [logging] base_log_folder."
     )
     thresholds: HealthThresholds = HealthThresholds()
+    maintenance_dag_files: list[str] = Field(
+        default_factory=lambda: ["ops_*.py"],
+        description="File-name patterns of the maintenance DAG files: an import error in one is "
+        "critical, whatever the import_errors thresholds.",
+    )
     fail_on: Literal["warning", "critical"] = "critical"
     dead_mans_switch_conn_id: str | None = Field(
         None, description="HTTP connection whose host is a URL pinged on every healthy run."

@@ -37,7 +37,9 @@ def run_checks(cfg: HealthProbeConfig, overrides: dict[str, Any]) -> list[dict[s
 
     thresholds = HealthThresholds(**{**cfg.thresholds.model_dump(), **overrides})
     api = AirflowApi.from_connection(get_connection(cfg.api_conn_id, "Airflow REST API for the health probe"))
-    results: list[CheckResult] = run_api_checks(api, cfg.components, thresholds)
+    results: list[CheckResult] = run_api_checks(
+        api, cfg.components, thresholds, maintenance_patterns=cfg.maintenance_dag_files
+    )
     path = cfg.log_volume_path or _log_folder()
     results.append(guarded("log_volume_free_pct", lambda: check_disk(path, thresholds)))
     if cfg.metadata_db_conn_id:
