@@ -50,6 +50,8 @@ class BackupRequest:
     sse: str = "none"
     kms_key_id: str | None = None
     airflow_version: str = "unknown"
+    #: ``sha256:...`` of the worker's fernet key: which key the restored DB's secrets need.
+    fernet_fingerprint: str | None = None
     #: Called with the bytes dumped so far after every part-sized read.
     progress: Callable[[int], None] | None = None
 
@@ -194,6 +196,7 @@ def run_backup(
         duration_seconds=round(time.monotonic() - t0, 3),
         sse=req.sse,
         parts_chunk_bytes=req.chunk_bytes,
+        fernet_fingerprint=req.fernet_fingerprint,
     )
     put_bytes(
         client,

@@ -29,6 +29,9 @@ class BackupManifest:
     sse: str = "none"
     parts_chunk_bytes: int = 0
     format: int = MANIFEST_FORMAT
+    #: ``sha256:<16 hex>`` of the fernet key the dumped DB's connections and variables are encrypted
+    #: with (``airflow_ops.backup.sidecars.fingerprint``); ``None`` when the worker had none.
+    fernet_fingerprint: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
