@@ -128,6 +128,9 @@ def run_backup(
         snapshot, db_size = cur.fetchone()
         tables = user_tables(cur)
         revision = alembic_revision(cur)
+        from airflow_ops.backup.identity import database_identity
+
+        identity = database_identity(cur)
         abort_dangling_uploads(client, loc.bucket, loc.dump_key)
         counts: dict[str, int] = {}
         count_errors: list[BaseException] = []
@@ -197,6 +200,7 @@ def run_backup(
         sse=req.sse,
         parts_chunk_bytes=req.chunk_bytes,
         fernet_fingerprint=req.fernet_fingerprint,
+        database=dict(identity),
     )
     put_bytes(
         client,

@@ -56,6 +56,8 @@ def mark_verified(
         "size_bytes": manifest.size_bytes,
         "verified_at": verified_at,
         "full_restore_checked": full_restore_checked,
+        # Which database this is a backup of: the DB cleanup gate refuses a pointer for another one.
+        "database": dict(getattr(manifest, "database", None) or {}),
     }
     put_confirmed(
         client,
