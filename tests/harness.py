@@ -509,11 +509,96 @@ def airflow_stack(
         shutil.rmtree(home / "plugins", ignore_errors=True)
 
 
-def demo_env(s3: MotoServer) -> dict[str, str]:
-    """Connections a local trial needs: S3 on the moto server and a throwaway export key."""
+class AlertSink:
+    """A local alert receiver for trials: a webhook (HTTP) and an SMTP server on 127.0.0.1.
+
+    ``alerts`` collects ``{"channel": "webhook"|"email", "text": ...}`` for every alert received, so
+    a trial shows the real alert a failed run sends (``make demo``), through the shipped
+    ``ops_alert_webhook`` and ``smtp_default`` connections.
+    """
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.alerts: list[dict[str, Any]] = []
+        sink = self
+
+        class Hook(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                try:
+                    payload = json.loads(body or b"null")
+                except ValueError:
+                    payload = {"text": body.decode("utf-8", "replace")}
+                sink.alerts.append(
+                    {"channel": "webhook", "text": (payload or {}).get("text"), "json": payload}
+                )
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.http = ThreadingHTTPServer(("127.0.0.1", free_port()), Hook)
+        self._thread = threading.Thread(target=self.http.serve_forever, daemon=True)
+        self.smtp_port = free_port()
+        self._smtp: Any = None
+
+    @property
+    def webhook_url(self) -> str:
+        return f"http://127.0.0.1:{self.http.server_address[1]}/alerts"
+
+    def start(self) -> AlertSink:
+        self._thread.start()
+        try:
+            from aiosmtpd.controller import Controller
+        except ImportError:  # the webhook alone still shows alerts
+            return self
+        sink = self
+
+        class Mail:
+            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+                text = envelope.content.decode("utf-8", "replace")
+                subject = next((ln[9:] for ln in text.splitlines() if ln.startswith("Subject: ")), "")
+                sink.alerts.append({"channel": "email", "text": subject, "to": list(envelope.rcpt_tos)})
+                return "250 OK"
+
+        self._smtp = Controller(Mail(), hostname="127.0.0.1", port=self.smtp_port)
+        self._smtp.start()
+        return self
+
+    def stop(self) -> None:
+        self.http.shutdown()
+        if self._smtp is not None:
+            self._smtp.stop()
+
+    def env(self) -> dict[str, str]:
+        """The shipped configs' alert connections, pointed at this sink."""
+        out = {"AIRFLOW_CONN_OPS_ALERT_WEBHOOK": json.dumps({"conn_type": "http", "host": self.webhook_url})}
+        if self._smtp is not None:
+            out["AIRFLOW_CONN_SMTP_DEFAULT"] = json.dumps(
+                {
+                    "conn_type": "smtp",
+                    "host": "127.0.0.1",
+                    "port": self.smtp_port,
+                    "extra": {
+                        "disable_tls": True,
+                        "disable_ssl": True,
+                        "from_email": "airflow-ops@localhost",
+                    },
+                }
+            )
+        return out
+
+
+def demo_env(s3: MotoServer, alerts: AlertSink | None = None) -> dict[str, str]:
+    """Connections a local trial needs: S3 on the moto server, a throwaway export key and, with
+    ``alerts``, the alert connections pointed at a local :class:`AlertSink`."""
     return {
         "AIRFLOW_CONN_AWS_DEFAULT": s3.aws_conn_uri(),
         "AIRFLOW_CONN_OPS_EXPORT_KEY": json.dumps(
             {"conn_type": "generic", "password": base64.urlsafe_b64encode(os.urandom(32)).decode()}
         ),
+        **(alerts.env() if alerts is not None else {}),
     }

@@ -124,3 +124,28 @@ def test_a_webhook_error_status_fails_naming_the_connection_not_the_url(
     with caplog.at_level(logging.ERROR), pytest.raises(RuntimeError, match="HTTP 404"):
         WebhookNotifier(conn_id="ops_alert_webhook").notify(context)
     assert "SECRET" not in caplog.text and "ALERT NOT DELIVERED" in caplog.text
+
+
+def test_the_demo_ships_a_local_alert_sink_behind_the_shipped_connections() -> None:
+    import json
+    import smtplib
+
+    import requests
+
+    from tests.harness import AlertSink, MotoServer, demo_env
+
+    sink = AlertSink().start()
+    try:
+        env = demo_env(MotoServer(port=1), sink)
+        hook = json.loads(env["AIRFLOW_CONN_OPS_ALERT_WEBHOOK"])
+        smtp = json.loads(env["AIRFLOW_CONN_SMTP_DEFAULT"])
+        assert hook["host"].startswith("http://127.0.0.1:") and smtp["host"] == "127.0.0.1"
+        requests.post(hook["host"], json={"text": "FAILED ops_x.report"}, timeout=5).raise_for_status()
+        with smtplib.SMTP("127.0.0.1", smtp["port"], timeout=5) as client:
+            client.sendmail("a@localhost", ["ops@example.com"], "Subject: [airflow-ops] FAILED ops_x\n\nbody")
+        assert [(a["channel"], a["text"]) for a in sink.alerts] == [
+            ("webhook", "FAILED ops_x.report"),
+            ("email", "[airflow-ops] FAILED ops_x"),
+        ]
+    finally:
+        sink.stop()
