@@ -36,6 +36,10 @@ SECRET_NAMES = ("fernet_key", "api_secret", "jwt_secret")
 PASSWORDS_FILE = "passwords.json"
 COMPONENTS = ("scheduler", "dag-processor", "triggerer", "api-server")
 ADMIN_USER = "admin"
+#: The bundle's own API identity (SimpleAuthManager role ``user``): what ``airflow_ops_api`` logs in
+#: as, so the admin password never reaches a worker's environment.
+BOT_USER = "airflow-ops-bot"
+BOT_ROLE = "user"
 
 
 def free_port() -> int:
@@ -197,6 +201,7 @@ class AirflowStack:
     api_port: int = field(default_factory=free_port)
     scheduler_health_port: int = field(default_factory=free_port)
     password: str = field(default_factory=lambda: secrets.token_urlsafe(12))
+    bot_password: str = field(default_factory=lambda: secrets.token_urlsafe(12))
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     _logs: dict[str, IO[bytes]] = field(default_factory=dict)
     #: False: set no AIRFLOW__* config of our own, so an airflow.cfg (AIRFLOW_CONFIG in extra_env) rules
@@ -220,7 +225,7 @@ class AirflowStack:
                 "AIRFLOW__CORE__PARALLELISM": "8",
                 "AIRFLOW__CORE__FERNET_KEY": self._secret("fernet_key"),
                 "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin,{BOT_USER}:{BOT_ROLE}",
                 "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / PASSWORDS_FILE),
                 "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.base_url}/execution/",
                 "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.sql_alchemy_conn,
@@ -249,8 +254,8 @@ class AirflowStack:
                         "conn_type": "http",
                         "host": "127.0.0.1",
                         "port": self.api_port,
-                        "login": ADMIN_USER,
-                        "password": self.password,
+                        "login": BOT_USER,
+                        "password": self.bot_password,
                     }
                 ),
                 "AIRFLOW_CONN_AIRFLOW_METADATA_DB": self._metadata_conn(),
@@ -314,7 +319,9 @@ class AirflowStack:
     def write_passwords_file(self) -> Path:
         """SimpleAuthManager's passwords file: 0600 (an existing one is replaced) in the 0700 home."""
         private_dir(self.home)
-        return write_secret(self.home / PASSWORDS_FILE, json.dumps({ADMIN_USER: self.password}))
+        return write_secret(
+            self.home / PASSWORDS_FILE, json.dumps({ADMIN_USER: self.password, BOT_USER: self.bot_password})
+        )
 
     def migrate(self) -> None:
         self.write_passwords_file()
@@ -393,7 +400,11 @@ class AirflowStack:
         return path.read_text(errors="replace") if path.exists() else ""
 
     def api(self) -> AirflowApi:
+        """The admin's API (the tests' own actions); the bundle's DAGs use :meth:`bot_api`'s identity."""
         return AirflowApi(self.base_url, ADMIN_USER, self.password, timeout=30)
+
+    def bot_api(self) -> AirflowApi:
+        return AirflowApi(self.base_url, BOT_USER, self.bot_password, timeout=30)
 
     def _healthy(self) -> bool:
         for name, proc in self.procs.items():
