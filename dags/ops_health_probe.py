@@ -7,7 +7,11 @@ Checks scheduler, triggerer, dag-processor and metadata DB health, import errors
 component is down) and checks the status and heartbeat age of
 metadatabase, scheduler, triggerer, dag_processor; the DAG import-error count; task instances queued or scheduled
 for more than 30 minutes; free space on the log volume; and the
-metadata DB size. The run fails (and alerts) naming every check at or above
+metadata DB size. An import error in a maintenance DAG file
+(ops_*.py) is critical whatever the count.
+Every alert channel must resolve, without anything being sent:
+email `smtp_default`, webhook `ops_alert_webhook`.
+The run fails (and alerts) naming every check at or above
 `critical`; the report lists every check with value, threshold and verdict.
 A DAG cannot report the death of its own scheduler: use the external probe
 (`scripts/health_probe.py`).

@@ -575,6 +575,9 @@ class AlertSink:
                 sink.alerts.append({"channel": "email", "text": subject, "to": list(envelope.rcpt_tos)})
                 return "250 OK"
 
+        import logging
+
+        logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-connection chatter
         self._smtp = Controller(Mail(), hostname="127.0.0.1", port=self.smtp_port)
         self._smtp.start()
         return self

@@ -92,36 +92,6 @@ def purged(airflow: AirflowStack, s3_server: MotoServer, dry: dict[str, Any]) ->
     }
 
 
-@pytest.fixture(scope="module")
-def foreign(airflow: AirflowStack, s3_server: MotoServer, purged: dict[str, Any]) -> Any:
-    """A fresh pointer, but for another database (another Airflow sharing the bucket and prefix)."""
-    other = {**_identity(airflow), "dbname": "another_airflow"}
-    _pointer(s3_server, hours_ago=1, database=other)
-    try:
-        return airflow.run_dag(DAG_ID, conf={"dry_run": True})
-    finally:
-        _pointer(s3_server, hours_ago=1, database=_identity(airflow))
-
-
-def test_refuses_a_fresh_pointer_for_another_database(airflow: AirflowStack, foreign: Any) -> None:
-    """Issue 14 item 8: the gate identifies the database, not only the backup's age."""
-    assert foreign.state == "failed"
-    assert foreign.task_states["check_backup"] == "failed"
-    log = foreign.log_text("check_backup")
-    assert "is a backup of database 'another_airflow'" in log, log[-3000:]
-    assert f"this DAG purges database {_identity(airflow)['dbname']!r}" in log
-    report = airflow.xcom(DAG_ID, foreign.run_id, "report", key="report")
-    assert report["failure"]["step"] and "another_airflow" in report["failure"]["reason"]
-
-
-def test_a_pointer_without_identity_passes_with_a_warning(dry: dict[str, Any]) -> None:
-    assert any("does not say which database it backs up" in w for w in dry["warnings"]), dry["warnings"]
-
-
-def test_a_pointer_of_this_database_passes_without_warning(purged: dict[str, Any]) -> None:
-    assert not any("database" in w for w in purged["report"]["warnings"]), purged["report"]["warnings"]
-
-
 def _count(airflow: AirflowStack, table: str, run_id: str) -> int:
     return int(_sql(airflow, f"SELECT count(*) FROM {table} WHERE run_id = %s", (run_id,))[0][0])
 
@@ -217,3 +187,34 @@ def test_archive_upload_must_succeed_before_the_archive_tables_are_dropped(
         assert "_airflow_deleted__log__20200101000000" in runner.archive_tables(target)
     finally:
         _sql(airflow, "DROP TABLE IF EXISTS _airflow_deleted__log__20200101000000")
+
+
+# Issue 14 item 8: last, since the foreign-pointer run follows the purge.
+@pytest.fixture(scope="module")
+def foreign(airflow: AirflowStack, s3_server: MotoServer, purged: dict[str, Any]) -> Any:
+    """A fresh pointer, but for another database (another Airflow sharing the bucket and prefix)."""
+    other = {**_identity(airflow), "dbname": "another_airflow"}
+    _pointer(s3_server, hours_ago=1, database=other)
+    try:
+        return airflow.run_dag(DAG_ID, conf={"dry_run": True})
+    finally:
+        _pointer(s3_server, hours_ago=1, database=_identity(airflow))
+
+
+def test_refuses_a_fresh_pointer_for_another_database(airflow: AirflowStack, foreign: Any) -> None:
+    """Issue 14 item 8: the gate identifies the database, not only the backup's age."""
+    assert foreign.state == "failed"
+    assert foreign.task_states["check_backup"] == "failed"
+    log = foreign.log_text("check_backup")
+    assert "is a backup of database 'another_airflow'" in log, log[-3000:]
+    assert f"this DAG purges database {_identity(airflow)['dbname']!r}" in log
+    report = airflow.xcom(DAG_ID, foreign.run_id, "report", key="report")
+    assert report["failure"]["step"] and "another_airflow" in report["failure"]["reason"]
+
+
+def test_a_pointer_without_identity_passes_with_a_warning(dry: dict[str, Any]) -> None:
+    assert any("does not say which database it backs up" in w for w in dry["warnings"]), dry["warnings"]
+
+
+def test_a_pointer_of_this_database_passes_without_warning(purged: dict[str, Any]) -> None:
+    assert not any("database" in w for w in purged["report"]["warnings"]), purged["report"]["warnings"]
