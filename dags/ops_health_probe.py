@@ -14,7 +14,12 @@ The latest verified backup (`s3://airflow-ops-backups/metadata-backup/latest-ver
 must be younger than 26 h (critical at
 50 h). The scheduler's own
 "stuck in queued" events of the last 60 minutes are
-counted (`[scheduler] task_queued_timeout`). The run fails (and alerts) naming every check at or above
+counted (`[scheduler] task_queued_timeout`).
+An import error in a maintenance DAG file
+(ops_*.py) is critical whatever the count.
+Every alert channel must resolve, without anything being sent:
+email `smtp_default`, webhook `ops_alert_webhook`.
+The run fails (and alerts) naming every check at or above
 `critical`; the report lists every check with value, threshold and verdict.
 A DAG cannot report the death of its own scheduler: use the external probe
 (`scripts/health_probe.py`).
@@ -85,6 +90,19 @@ dag = build_dag(
                           'stuck_in_queued_window_minutes': 60,
                           'stuck_in_queued_warning': 1,
                           'stuck_in_queued_critical': 5},
+        'alert_channels': [   {   'kind': 'email',
+                                  'conn_id': 'smtp_default',
+                                  'used_by': [   'ops_config_export',
+                                                 'ops_health_probe',
+                                                 'ops_metadata_backup']},
+                              {   'kind': 'webhook',
+                                  'conn_id': 'ops_alert_webhook',
+                                  'used_by': [   'ops_config_export',
+                                                 'ops_db_cleanup',
+                                                 'ops_health_probe',
+                                                 'ops_log_cleanup',
+                                                 'ops_metadata_backup']}],
+        'maintenance_dag_files': ['ops_*.py'],
         'fail_on': 'critical',
         'dead_mans_switch_conn_id': None,
         'freshness_tag': 'maintenance',

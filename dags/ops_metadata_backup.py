@@ -31,6 +31,8 @@ their `run_after`), so re-running a date replaces its own backup and backfills a
 
 **Params.** `force_full_restore` (boolean): run the scratch restore check now.
 `retention_dry_run` (boolean): list what retention would delete without deleting.
+`pin` (string): keep this run's backup until unpinned, with this reason (retention never deletes a
+pinned backup; `airflow-ops restore-backup --pin/--unpin STAMP` for existing ones).
 
 **Connections.** `airflow_metadata_db` (least-privilege backup role, see
 `scripts/sql/backup_role.sql`), `aws_default` (S3).

@@ -7,6 +7,10 @@ S3. Starts scheduler, dag-processor, triggerer and api-server on free ports, tri
 dags/ under the real scheduler, prints each run's report, and shuts everything down.
 ``--keep`` leaves it running until Ctrl-C so you can open the UI.
 
+A local alert sink (a webhook receiver and an SMTP server on 127.0.0.1) stands behind the shipped
+``ops_alert_webhook`` and ``smtp_default`` connections: the demo ends with a run that fails on
+purpose (a typo'd run param) and prints the alerts it sent.
+
 The Airflow home (``.demo/airflow_home``, mode 0700) holds the demo's fernet key, JWT secret, API
 secret and passwords file (each 0600); they are deleted on exit, Ctrl-C and SIGTERM included.
 """
@@ -29,6 +33,7 @@ from tests.harness import (
     PASSWORDS_FILE,
     SECRET_NAMES,
     AirflowStack,
+    AlertSink,
     MotoServer,
     PostgresServer,
     airflow_stack,
@@ -80,6 +85,28 @@ def _report(stack: AirflowStack, dag_id: str, run_id: str) -> RunReport | None:
     return None
 
 
+#: A run that fails on purpose, before doing anything: a typo'd run param.
+FAILING = ("ops_log_cleanup", {"retentiondays": 1})
+
+
+def show_alert(stack: AirflowStack, sink: AlertSink, timeout: float = 60) -> bool:
+    """Trigger a run that fails on purpose and print the alerts the local sink received for it."""
+    dag_id, conf = FAILING
+    before = len(sink.alerts)
+    print(f"\n>>> {dag_id} with conf {json.dumps(conf)}: fails on purpose, to show a real alert ...")
+    run = stack.run_dag(dag_id, conf=conf, timeout=300)
+    print(f"<<< {dag_id}: {run.state.upper()}")
+    deadline = time.monotonic() + timeout
+    while len(sink.alerts) == before and time.monotonic() < deadline:
+        time.sleep(1)
+    received = sink.alerts[before:]
+    for alert in received:
+        print(f"ALERT via {alert['channel']}: {alert['text']}")
+    if not received:
+        print("No alert arrived at the local sink: check the alert connections.")
+    return bool(received)
+
+
 def secret_files(home: Path) -> list[Path]:
     """What the demo leaves secret in its home: the stack's secrets and the airflow.cfg that
     Airflow writes on first start (with generated secret values)."""
@@ -120,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace, home: Path) -> int:
     pg, embedded = _postgres()
     s3 = MotoServer().start()
+    sink = AlertSink().start()
     for bucket in BUCKETS:
         s3.client().create_bucket(Bucket=bucket)
     dag_files = sorted(
@@ -131,7 +159,7 @@ def _run(args: argparse.Namespace, home: Path) -> int:
     try:
         print(f"Starting Airflow 3 (LocalExecutor) in {home} ...", flush=True)
         started = time.monotonic()
-        with airflow_stack(home, pg, ROOT / "dags", ROOT / "plugins", extra_env=demo_env(s3)) as stack:
+        with airflow_stack(home, pg, ROOT / "dags", ROOT / "plugins", extra_env=demo_env(s3, sink)) as stack:
             stack.wait_for_dags(dag_ids)
             print(f"Up in {time.monotonic() - started:.0f}s: UI {stack.base_url} (admin / {stack.password})")
             errors = stack.import_errors()
@@ -146,6 +174,7 @@ def _run(args: argparse.Namespace, home: Path) -> int:
                 if run.state != "success":
                     failures += 1
                     print(run.log_text()[-2500:])
+            show_alert(stack, sink)
             if args.keep:
                 print(f"\nAirflow keeps running at {stack.base_url}; Ctrl-C to stop.")
                 try:
@@ -156,6 +185,7 @@ def _run(args: argparse.Namespace, home: Path) -> int:
         print("\nAirflow stopped, demo database dropped.")
     finally:
         s3.stop()
+        sink.stop()
         if embedded is not None:
             embedded.cleanup()
     print(f"{len(dag_ids) - failures} of {len(dag_ids)} DAG runs succeeded.")

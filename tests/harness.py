@@ -36,6 +36,10 @@ SECRET_NAMES = ("fernet_key", "api_secret", "jwt_secret")
 PASSWORDS_FILE = "passwords.json"
 COMPONENTS = ("scheduler", "dag-processor", "triggerer", "api-server")
 ADMIN_USER = "admin"
+#: The bundle's own API identity (SimpleAuthManager role ``user``): what ``airflow_ops_api`` logs in
+#: as, so the admin password never reaches a worker's environment.
+BOT_USER = "airflow-ops-bot"
+BOT_ROLE = "user"
 
 
 def free_port() -> int:
@@ -347,6 +351,7 @@ class AirflowStack:
     api_port: int = field(default_factory=free_port)
     scheduler_health_port: int = field(default_factory=free_port)
     password: str = field(default_factory=lambda: secrets.token_urlsafe(12))
+    bot_password: str = field(default_factory=lambda: secrets.token_urlsafe(12))
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     _logs: dict[str, IO[bytes]] = field(default_factory=dict)
     #: False: set no AIRFLOW__* config of our own, so an airflow.cfg (AIRFLOW_CONFIG in extra_env) rules
@@ -370,7 +375,7 @@ class AirflowStack:
                 "AIRFLOW__CORE__PARALLELISM": "8",
                 "AIRFLOW__CORE__FERNET_KEY": self._secret("fernet_key"),
                 "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin,{BOT_USER}:{BOT_ROLE}",
                 "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / PASSWORDS_FILE),
                 "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.base_url}/execution/",
                 "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.sql_alchemy_conn,
@@ -399,8 +404,8 @@ class AirflowStack:
                         "conn_type": "http",
                         "host": "127.0.0.1",
                         "port": self.api_port,
-                        "login": ADMIN_USER,
-                        "password": self.password,
+                        "login": BOT_USER,
+                        "password": self.bot_password,
                     }
                 ),
                 "AIRFLOW_CONN_AIRFLOW_METADATA_DB": self._metadata_conn(),
@@ -464,7 +469,9 @@ class AirflowStack:
     def write_passwords_file(self) -> Path:
         """SimpleAuthManager's passwords file: 0600 (an existing one is replaced) in the 0700 home."""
         private_dir(self.home)
-        return write_secret(self.home / PASSWORDS_FILE, json.dumps({ADMIN_USER: self.password}))
+        return write_secret(
+            self.home / PASSWORDS_FILE, json.dumps({ADMIN_USER: self.password, BOT_USER: self.bot_password})
+        )
 
     def migrate(self) -> None:
         self.write_passwords_file()
@@ -543,7 +550,11 @@ class AirflowStack:
         return path.read_text(errors="replace") if path.exists() else ""
 
     def api(self) -> AirflowApi:
+        """The admin's API (the tests' own actions); the bundle's DAGs use :meth:`bot_api`'s identity."""
         return AirflowApi(self.base_url, ADMIN_USER, self.password, timeout=30)
+
+    def bot_api(self) -> AirflowApi:
+        return AirflowApi(self.base_url, BOT_USER, self.bot_password, timeout=30)
 
     def _healthy(self) -> bool:
         for name, proc in self.procs.items():
@@ -659,11 +670,99 @@ def airflow_stack(
         shutil.rmtree(home / "plugins", ignore_errors=True)
 
 
-def demo_env(s3: MotoServer) -> dict[str, str]:
-    """Connections a local trial needs: S3 on the moto server and a throwaway export key."""
+class AlertSink:
+    """A local alert receiver for trials: a webhook (HTTP) and an SMTP server on 127.0.0.1.
+
+    ``alerts`` collects ``{"channel": "webhook"|"email", "text": ...}`` for every alert received, so
+    a trial shows the real alert a failed run sends (``make demo``), through the shipped
+    ``ops_alert_webhook`` and ``smtp_default`` connections.
+    """
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.alerts: list[dict[str, Any]] = []
+        sink = self
+
+        class Hook(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                try:
+                    payload = json.loads(body or b"null")
+                except ValueError:
+                    payload = {"text": body.decode("utf-8", "replace")}
+                sink.alerts.append(
+                    {"channel": "webhook", "text": (payload or {}).get("text"), "json": payload}
+                )
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.http = ThreadingHTTPServer(("127.0.0.1", free_port()), Hook)
+        self._thread = threading.Thread(target=self.http.serve_forever, daemon=True)
+        self.smtp_port = free_port()
+        self._smtp: Any = None
+
+    @property
+    def webhook_url(self) -> str:
+        return f"http://127.0.0.1:{self.http.server_address[1]}/alerts"
+
+    def start(self) -> AlertSink:
+        self._thread.start()
+        try:
+            from aiosmtpd.controller import Controller
+        except ImportError:  # the webhook alone still shows alerts
+            return self
+        sink = self
+
+        class Mail:
+            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+                text = envelope.content.decode("utf-8", "replace")
+                subject = next((ln[9:] for ln in text.splitlines() if ln.startswith("Subject: ")), "")
+                sink.alerts.append({"channel": "email", "text": subject, "to": list(envelope.rcpt_tos)})
+                return "250 OK"
+
+        import logging
+
+        logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-connection chatter
+        self._smtp = Controller(Mail(), hostname="127.0.0.1", port=self.smtp_port)
+        self._smtp.start()
+        return self
+
+    def stop(self) -> None:
+        self.http.shutdown()
+        if self._smtp is not None:
+            self._smtp.stop()
+
+    def env(self) -> dict[str, str]:
+        """The shipped configs' alert connections, pointed at this sink."""
+        out = {"AIRFLOW_CONN_OPS_ALERT_WEBHOOK": json.dumps({"conn_type": "http", "host": self.webhook_url})}
+        if self._smtp is not None:
+            out["AIRFLOW_CONN_SMTP_DEFAULT"] = json.dumps(
+                {
+                    "conn_type": "smtp",
+                    "host": "127.0.0.1",
+                    "port": self.smtp_port,
+                    "extra": {
+                        "disable_tls": True,
+                        "disable_ssl": True,
+                        "from_email": "airflow-ops@localhost",
+                    },
+                }
+            )
+        return out
+
+
+def demo_env(s3: MotoServer, alerts: AlertSink | None = None) -> dict[str, str]:
+    """Connections a local trial needs: S3 on the moto server, a throwaway export key and, with
+    ``alerts``, the alert connections pointed at a local :class:`AlertSink`."""
     return {
         "AIRFLOW_CONN_AWS_DEFAULT": s3.aws_conn_uri(),
         "AIRFLOW_CONN_OPS_EXPORT_KEY": json.dumps(
             {"conn_type": "generic", "password": base64.urlsafe_b64encode(os.urandom(32)).decode()}
         ),
+        **(alerts.env() if alerts is not None else {}),
     }

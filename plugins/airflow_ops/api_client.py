@@ -136,6 +136,11 @@ class AirflowApi:
     def import_error_count(self) -> int:
         return int(self.get("/api/v2/importErrors", params={"limit": 1})["total_entries"])
 
+    def import_errors(self, limit: int = 1000) -> tuple[int, list[dict[str, Any]]]:
+        """(total count, the first ``limit`` import errors: ``filename``, ``bundle_name``, ...)."""
+        body = self.get("/api/v2/importErrors", params={"limit": limit})
+        return int(body["total_entries"]), list(body["import_errors"])
+
     def task_instances(self, states: list[str], limit: int = 1000) -> list[dict[str, Any]]:
         body = self.get("/api/v2/dags/~/dagRuns/~/taskInstances", params={"state": states, "limit": limit})
         return list(body["task_instances"])

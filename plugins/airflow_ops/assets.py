@@ -25,7 +25,9 @@ emitted by hand. Before purging anything, a consumer must therefore read the
         "sha256": "<64 hex>",                  # of the dump object, re-checked by verify
         "size_bytes": 123456,
         "verified_at": "2026-11-23T00:04:12+00:00",  # when verification finished (UTC)
-        "full_restore_checked": false          # true when a scratch restore compared row counts
+        "full_restore_checked": false,         # true when a scratch restore compared row counts
+        "database": {"system_identifier": "7714290499644688497", "dbname": "airflow"}
+                                               # which DB this backs up (absent before 2026-12)
       }
 
   ``airflow_ops.backup.pointer.read_latest_verified(client, bucket, prefix)`` returns it parsed

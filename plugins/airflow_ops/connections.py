@@ -10,7 +10,11 @@ from airflow_ops.exceptions import AirflowOpsError, MissingConnectionError
 
 _EXAMPLES = {
     "postgres": "postgresql://airflow_ops_backup:PASSWORD@db-host:5432/airflow",
-    "http": "http://admin:PASSWORD@airflow-api-server:8080",
+    # A webhook's URL is its secret: the whole URL goes in the host, no login or password.
+    "http": '{"conn_type": "http", "host": "https://hooks.example.com/services/T000/B000/XXXX"}',
+    "webhook": '{"conn_type": "http", "host": "https://hooks.example.com/services/T000/B000/XXXX"}',
+    # The bundle's own least-privilege API identity (role `user`), never the admin login.
+    "api": "http://airflow-ops-bot:PASSWORD@airflow-api-server:8080",
     "aws": "aws://?region_name=eu-west-1",
     "smtp": "smtp://user:PASSWORD@smtp-host:587",
 }

@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import fnmatch
 import itertools
+import posixpath
 import shutil
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from airflow_ops.kinds.health_probe.schema import HealthThresholds
 
 COMPONENTS = ("metadatabase", "scheduler", "triggerer", "dag_processor")
+#: File names of the bundle's maintenance DAGs: an import error in one is always critical.
+MAINTENANCE_DAG_FILES = ("ops_*.py",)
 
 
 class Verdict(enum.IntEnum):
@@ -120,8 +124,26 @@ def _graded(name: str, value: float, warn: float, crit: float, unit: str, detail
     )
 
 
-def check_import_errors(count: int, t: HealthThresholds) -> CheckResult:
-    return _graded(
+def maintenance_files(errors: Iterable[Mapping[str, Any]], patterns: Sequence[str]) -> list[str]:
+    """The import errors' files whose name matches one of ``patterns`` (the maintenance DAG files)."""
+    found = []
+    for err in errors:
+        name = str(err.get("filename") or "")
+        if any(fnmatch.fnmatchcase(posixpath.basename(name.replace("\\", "/")), p) for p in patterns):
+            found.append(name)
+    return sorted(set(found))
+
+
+def check_import_errors(
+    count: int,
+    t: HealthThresholds,
+    errors: Iterable[Mapping[str, Any]] = (),
+    patterns: Sequence[str] = MAINTENANCE_DAG_FILES,
+) -> CheckResult:
+    """Graded on the count, except that a maintenance DAG file that fails to import (a file of
+    ``errors`` matching ``patterns``) is critical whatever the count: maintenance has stopped."""
+    broken = maintenance_files(errors, patterns)
+    result = _graded(
         "import_errors",
         count,
         t.import_errors_warning,
@@ -129,6 +151,25 @@ def check_import_errors(count: int, t: HealthThresholds) -> CheckResult:
         "",
         f"{count} DAG file(s) fail to import: see Browse -> DAG Import Errors",
     )
+    threshold = f"{result.threshold}; any maintenance DAG file ({', '.join(patterns)}) crit"
+    if not broken:
+        return CheckResult(result.name, result.value, threshold, result.verdict, result.detail)
+    shown = ", ".join(broken[:5]) + (" ..." if len(broken) > 5 else "")
+    return CheckResult(
+        "import_errors",
+        count,
+        threshold,
+        Verdict.CRITICAL,
+        f"maintenance DAG file(s) fail to import, so those DAGs do not run: {shown} "
+        "(see Browse -> DAG Import Errors; run `make generate` and check the plugins folder)",
+    )
+
+
+def import_errors_check(
+    api: Any, t: HealthThresholds, patterns: Sequence[str] = MAINTENANCE_DAG_FILES
+) -> CheckResult:
+    total, errors = api.import_errors()
+    return check_import_errors(total, t, errors, patterns)
 
 
 def check_stuck_tasks(tis: list[dict[str, Any]], t: HealthThresholds, now: dt.datetime) -> CheckResult:
@@ -201,7 +242,11 @@ def guarded(name: str, fn: Callable[[], CheckResult]) -> CheckResult:
 
 
 def run_api_checks(
-    api: Any, components: Iterable[str], t: HealthThresholds, now: dt.datetime | None = None
+    api: Any,
+    components: Iterable[str],
+    t: HealthThresholds,
+    now: dt.datetime | None = None,
+    maintenance_patterns: Sequence[str] = MAINTENANCE_DAG_FILES,
 ) -> list[CheckResult]:
     """Every check that needs only the REST API (health body, import errors, stuck tasks)."""
     now = now or dt.datetime.now(dt.UTC)
@@ -210,7 +255,7 @@ def run_api_checks(
     except Exception as exc:
         return [CheckResult("api_server", None, "reachable", Verdict.CRITICAL, str(exc))]
     results = check_components(body, components, t, now)
-    results.append(guarded("import_errors", lambda: check_import_errors(api.import_error_count(), t)))
+    results.append(guarded("import_errors", lambda: import_errors_check(api, t, maintenance_patterns)))
     results.append(
         guarded(
             "stuck_task_instances",

@@ -197,7 +197,7 @@ def _set_note(report: RunReport, conn_id: str) -> None:
     from airflow_ops.exceptions import MissingConnectionError
 
     try:
-        api = AirflowApi.from_connection(get_connection(conn_id, "REST API for DAG run notes"))
+        api = AirflowApi.from_connection(get_connection(conn_id, "REST API for DAG run notes", kind="api"))
         api.set_dag_run_note(report.dag_id, report.run_id, report.render_note())
     except MissingConnectionError as exc:
         log.info("Run note not written: %s", exc)

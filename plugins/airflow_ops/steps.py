@@ -168,12 +168,16 @@ class MaintenanceStep(BaseOperator):
             from airflow_ops.registry import kind_of
 
             kind = kind_of(run.kind)
+            from airflow_ops.notifiers import alert_warnings
+
             rep = run.report(
                 title=kind.title,
                 mode="dry_run" if run.param("dry_run", False) else "apply",
                 ok=False,
                 metrics=dict.fromkeys((m.name for m in kind.metrics), None),
                 failure=Failure(first["step"], first["reason"], done, not_done),
+                # The alerts of this failure go out after this step; say now which cannot arrive.
+                warnings=alert_warnings(self.spec.get("alerts") or {}),
             )
             payload = publish(rep, note_conn_id)
             ti.xcom_push(key=REPORT_KEY, value=payload)

@@ -28,6 +28,7 @@ WHEN = dt.datetime(2025, 3, 9, tzinfo=dt.UTC)  # a Sunday: the weekly full resto
 STAMP = "2025-03-09T000000Z"
 SEED = f"seed_{uuid.uuid4().hex[:6]}"
 RUNS, TASKS, LOGS, VARIABLES = 300, 10, 5000, 200
+PIN_REASON = "roundtrip: kept for the restore test"
 
 T0 = "timestamptz '2024-01-01'"
 SEED_SQL = f"""
@@ -100,7 +101,9 @@ def backup_run(airflow: AirflowStack) -> dict[str, Any]:
         cur.execute(SEED_SQL)
     source_sums = _checksums(conn)
     conn.close()
-    run = airflow.run_dag(DAG_ID, conf={"force_full_restore": True}, logical_date=WHEN, timeout=300)
+    run = airflow.run_dag(
+        DAG_ID, conf={"force_full_restore": True, "pin": PIN_REASON}, logical_date=WHEN, timeout=300
+    )
     return {
         "run": run,
         "report": airflow.xcom(DAG_ID, run.run_id, "report"),
@@ -152,6 +155,13 @@ def test_verified_backup_emits_the_asset_and_moves_the_pointer(
     assert pointer is not None
     assert pointer["key"] == f"{PREFIX}/{STAMP}/metadata.dump"
     assert pointer["full_restore_checked"] is True
+    # Issue 14 item 8: the pointer says which database it is a backup of.
+    conn = _connect(airflow)
+    with conn.cursor() as cur:
+        cur.execute("SELECT system_identifier::text, current_database() FROM pg_control_system()")
+        sysid, dbname = cur.fetchone()
+    conn.close()
+    assert pointer["database"] == {"system_identifier": sysid, "dbname": dbname}
 
 
 def test_redacted_config_and_package_list_sit_next_to_the_dump_without_secrets(
@@ -198,6 +208,34 @@ def restored(
     )
     yield dbname, out
     pg_server.drop_database(dbname)
+
+
+def test_pin_param_keeps_the_backup_and_the_report_lists_it(
+    backup_run: dict[str, Any], s3_server: MotoServer
+) -> None:
+    """Issue 14 item 7: the `pin` run param pins this run's backup; the report lists every pin."""
+    client = s3_server.client()
+    pin = client.get_object(Bucket=BUCKET, Key=f"{PREFIX}/{STAMP}/pinned.json")["Body"].read().decode()
+    assert PIN_REASON in pin and backup_run["run"].run_id in pin
+    details = backup_run["report"]["details"]
+    assert details["pinned"].startswith(f"{STAMP} ({PIN_REASON}, by {DAG_ID}/")
+    assert ", 1 pinned" in details["retention"]
+
+
+def test_manifest_records_the_fernet_key_fingerprint_and_restore_prints_it(
+    airflow: AirflowStack,
+    backup_run: dict[str, Any],
+    restored: tuple[str, subprocess.CompletedProcess[str]],
+    s3_server: MotoServer,
+) -> None:
+    from airflow_ops.backup.sidecars import fingerprint
+
+    needed = fingerprint((airflow.home / ".fernet_key").read_text())
+    manifest = read_manifest(s3_server.client(), BUCKET, f"{PREFIX}/{STAMP}/manifest.json")
+    assert manifest.fernet_fingerprint == needed
+    assert backup_run["report"]["details"]["fernet key needed"] == needed
+    _, out = restored
+    assert f"the restored DB needs the fernet key {needed}" in out.stdout, out.stdout
 
 
 def test_restore_cli_rebuilds_every_table_with_matching_counts_and_content(

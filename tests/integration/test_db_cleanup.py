@@ -27,7 +27,15 @@ def _sql(airflow: AirflowStack, query: str, args: tuple[Any, ...] = ()) -> list[
     return rows
 
 
-def _pointer(s3: MotoServer, hours_ago: float) -> None:
+def _identity(airflow: AirflowStack) -> dict[str, Any]:
+    """The shared Airflow's metadata DB, as the backup DAG records it in its pointer."""
+    sysid, dbname = _sql(
+        airflow, "SELECT system_identifier::text, current_database() FROM pg_control_system()"
+    )[0]
+    return {"system_identifier": sysid, "dbname": dbname}
+
+
+def _pointer(s3: MotoServer, hours_ago: float, database: dict[str, Any] | None = None) -> None:
     verified = dt.datetime.now(dt.UTC) - dt.timedelta(hours=hours_ago)
     write_latest_verified(
         s3.client(),
@@ -39,6 +47,7 @@ def _pointer(s3: MotoServer, hours_ago: float) -> None:
             "verified_at": verified.isoformat(),
             "sha256": "0" * 64,
             "size_bytes": 1,
+            **({"database": database} if database is not None else {}),
         },
     )
 
@@ -65,7 +74,7 @@ def refused(airflow: AirflowStack, s3_server: MotoServer, aged: dict[str, str]) 
 
 @pytest.fixture(scope="module")
 def dry(airflow: AirflowStack, s3_server: MotoServer, refused: Any) -> dict[str, Any]:
-    _pointer(s3_server, hours_ago=1)
+    _pointer(s3_server, hours_ago=1)  # a pointer from before identities: passes, with a warning
     res = airflow.run_dag(DAG_ID, conf={"dry_run": True})
     assert res.state == "success", res.log_text()
     return dict(airflow.xcom(DAG_ID, res.run_id, "report"))
@@ -73,7 +82,7 @@ def dry(airflow: AirflowStack, s3_server: MotoServer, refused: Any) -> dict[str,
 
 @pytest.fixture(scope="module")
 def purged(airflow: AirflowStack, s3_server: MotoServer, dry: dict[str, Any]) -> dict[str, Any]:
-    _pointer(s3_server, hours_ago=1)
+    _pointer(s3_server, hours_ago=1, database=_identity(airflow))
     res = airflow.run_dag(DAG_ID, timeout=600)
     assert res.state == "success", res.log_text()
     return {
@@ -178,3 +187,34 @@ def test_archive_upload_must_succeed_before_the_archive_tables_are_dropped(
         assert "_airflow_deleted__log__20200101000000" in runner.archive_tables(target)
     finally:
         _sql(airflow, "DROP TABLE IF EXISTS _airflow_deleted__log__20200101000000")
+
+
+# Issue 14 item 8: last, since the foreign-pointer run follows the purge.
+@pytest.fixture(scope="module")
+def foreign(airflow: AirflowStack, s3_server: MotoServer, purged: dict[str, Any]) -> Any:
+    """A fresh pointer, but for another database (another Airflow sharing the bucket and prefix)."""
+    other = {**_identity(airflow), "dbname": "another_airflow"}
+    _pointer(s3_server, hours_ago=1, database=other)
+    try:
+        return airflow.run_dag(DAG_ID, conf={"dry_run": True})
+    finally:
+        _pointer(s3_server, hours_ago=1, database=_identity(airflow))
+
+
+def test_refuses_a_fresh_pointer_for_another_database(airflow: AirflowStack, foreign: Any) -> None:
+    """Issue 14 item 8: the gate identifies the database, not only the backup's age."""
+    assert foreign.state == "failed"
+    assert foreign.task_states["check_backup"] == "failed"
+    log = foreign.log_text("check_backup")
+    assert "is a backup of database 'another_airflow'" in log, log[-3000:]
+    assert f"this DAG purges database {_identity(airflow)['dbname']!r}" in log
+    report = airflow.xcom(DAG_ID, foreign.run_id, "report", key="report")
+    assert report["failure"]["step"] and "another_airflow" in report["failure"]["reason"]
+
+
+def test_a_pointer_without_identity_passes_with_a_warning(dry: dict[str, Any]) -> None:
+    assert any("does not say which database it backs up" in w for w in dry["warnings"]), dry["warnings"]
+
+
+def test_a_pointer_of_this_database_passes_without_warning(purged: dict[str, Any]) -> None:
+    assert not any("database" in w for w in purged["report"]["warnings"]), purged["report"]["warnings"]

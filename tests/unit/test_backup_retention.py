@@ -104,3 +104,35 @@ def test_several_backups_a_day_keep_only_the_newest_of_the_day() -> None:
 def test_invalid_policies_are_rejected(daily: int, weekly: int, monthly: int) -> None:
     with pytest.raises(ValueError, match="retention needs"):
         RetentionPolicy(daily, weekly, monthly)
+
+
+def test_a_pinned_backup_is_never_expired() -> None:
+    """Issue 14 item 7: an old, even unverified, pinned backup survives every policy."""
+    backups = history(60, unverified={45})
+    old, unverified = backups[0], backups[60 - 1 - 45]
+    old.pinned = unverified.pinned = True
+    policy = RetentionPolicy(daily=1, weekly=0, monthly=0)
+    expired = {b.folder for b in policy.select_expired(backups)}
+    assert old.folder not in expired and unverified.folder not in expired
+    assert "pinned" in policy.keep_reasons(backups)[old.folder]
+    assert len(expired) == 60 - 3  # everything else but the newest
+
+
+def test_within_one_day_a_pin_keeps_the_earlier_manual_backup() -> None:
+    morning = BackupEntry(folder="p/2026-11-23T080000Z", when=END.replace(hour=8), verified=True, pinned=True)
+    evening = BackupEntry(folder="p/2026-11-23T200000Z", when=END.replace(hour=20), verified=True)
+    assert RetentionPolicy(daily=1, weekly=0, monthly=0).select_expired([morning, evening]) == []
+
+
+def test_the_restore_cli_says_which_fernet_key_the_restored_db_needs() -> None:
+    from airflow_ops.backup.sidecars import fingerprint
+    from airflow_ops_tools.restore_backup import fernet_line
+
+    key = "k" * 44
+    needed = fingerprint(key)
+    assert f"needs the fernet key {needed}" in fernet_line(needed, {})
+    assert "matches" in fernet_line(needed, {"AIRFLOW__CORE__FERNET_KEY": f"{key},old"})
+    other = fernet_line(needed, {"AIRFLOW__CORE__FERNET_KEY": "x" * 44})
+    assert f"is {fingerprint('x' * 44)}: another key" in other
+    assert key not in other
+    assert fernet_line(None, {}).startswith("unknown")

@@ -448,3 +448,24 @@ def test_a_directory_created_for_the_passwords_file_is_0700(tmp_path: Path) -> N
     write_passwords_file({"AIRFLOW_OPS_ADMIN_PASSWORD": "a-strong-password-1"}, pw)
     assert pw.parent.stat().st_mode & 0o777 == 0o700
     assert pw.stat().st_mode & 0o777 == 0o600
+
+
+# -- issue 14 item 5: the bundle's own least-privilege API identity ---------------------------------
+def test_the_template_creates_the_bot_identity_with_role_user() -> None:
+    from airflow_ops_tools.cfgrender import render, sample_environ
+
+    for profile in ("local", "celery", "kubernetes"):
+        text = render(profile, sample_environ(profile), run_secret_cmds=False).text
+        [line] = [ln for ln in text.splitlines() if ln.startswith("simple_auth_manager_users")]
+        assert line.split("=", 1)[1].strip() == "admin:admin,airflow-ops-bot:user", profile
+
+
+def test_the_passwords_file_carries_the_bot_password_of_its_own(tmp_path: Path) -> None:
+    from airflow_ops_tools.cfgrender import RenderRefused, write_passwords_file
+
+    pw = tmp_path / "passwords.json"
+    env = {"AIRFLOW_OPS_ADMIN_PASSWORD": "a-strong-password-1", "AIRFLOW_OPS_BOT_PASSWORD": "bot-password-2"}
+    write_passwords_file(env, pw)
+    assert json.loads(pw.read_text()) == {"admin": "a-strong-password-1", "airflow-ops-bot": "bot-password-2"}
+    with pytest.raises(RenderRefused, match="give airflow-ops-bot its own"):
+        write_passwords_file({**env, "AIRFLOW_OPS_BOT_PASSWORD": "a-strong-password-1"}, pw)

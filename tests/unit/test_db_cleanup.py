@@ -149,3 +149,54 @@ def test_missing_pointer_is_refused_naming_where_it_looked() -> None:
 def test_param_override_turns_the_refusal_into_a_warning() -> None:
     status = check_latest_backup(FakeS3(None), "b", "p", 26, now=NOW)
     assert "overridden" in require_recent_backup(status, override=True)[0]
+
+
+DB = {"system_identifier": "7714290499644688497", "dbname": "airflow"}
+
+
+def test_gate_refuses_a_pointer_for_another_database() -> None:
+    """Issue 14 item 8: a fresh pointer of another DB (same bucket/prefix) does not pass."""
+    for other in ({**DB, "dbname": "airflow_staging"}, {**DB, "system_identifier": "1"}):
+        status = check_latest_backup(
+            FakeS3({**_pointer(2), "database": other}), "b", "p", 26, now=NOW, database=DB
+        )
+        assert not status.ok
+        with pytest.raises(BackupNotVerifiedError, match=r"is a backup of database .* but this DAG purges"):
+            require_recent_backup(status, override=False)
+
+
+def test_gate_passes_a_pointer_of_this_database() -> None:
+    status = check_latest_backup(FakeS3({**_pointer(2), "database": DB}), "b", "p", 26, now=NOW, database=DB)
+    assert status.ok and status.notes == []
+    # a side without pg_control_system() access compares the name only
+    nosys = {"system_identifier": None, "dbname": "airflow"}
+    assert check_latest_backup(
+        FakeS3({**_pointer(2), "database": nosys}), "b", "p", 26, now=NOW, database=DB
+    ).ok
+
+
+def test_gate_notes_a_pointer_written_before_identities() -> None:
+    status = check_latest_backup(FakeS3(_pointer(2)), "b", "p", 26, now=NOW, database=DB)
+    assert status.ok
+    assert "does not say which database it backs up" in status.notes[0]
+
+
+def test_database_identity_without_pg_control_system_access_is_the_name() -> None:
+    from airflow_ops.backup.identity import database_identity
+
+    class Cur:
+        def __init__(self) -> None:
+            self.sql: list[str] = []
+            self.rows = {"SELECT current_database()": ("airflow",)}
+
+        def execute(self, sql: str) -> None:
+            self.sql.append(sql)
+            if "pg_control_system" in sql:
+                raise PermissionError("permission denied for function pg_control_system")
+
+        def fetchone(self) -> tuple[str]:
+            return self.rows[self.sql[-1]]
+
+    cur = Cur()
+    assert database_identity(cur) == {"system_identifier": None, "dbname": "airflow"}
+    assert cur.sql[-1] == "ROLLBACK TO SAVEPOINT airflow_ops_identity"

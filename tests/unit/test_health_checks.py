@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 from airflow_ops.health import (
     Verdict,
@@ -100,3 +101,37 @@ def test_db_size_in_gigabytes() -> None:
 
 def test_worst_of_nothing_is_ok() -> None:
     assert worst([]) == Verdict.OK
+
+
+def test_an_import_error_in_a_maintenance_dag_file_is_critical_whatever_the_count() -> None:
+    """Issue 14 item 9: one broken dags/ops_*.py is critical even under the warning threshold."""
+    lenient = HealthThresholds(import_errors_warning=5, import_errors_critical=50)
+    other = [{"filename": "team/etl_daily.py", "bundle_name": "dags-folder"}]
+    assert check_import_errors(1, lenient, other).verdict == Verdict.OK
+    ours = [*other, {"filename": "ops_metadata_backup.py", "bundle_name": "dags-folder"}]
+    result = check_import_errors(2, lenient, ours)
+    assert result.verdict == Verdict.CRITICAL
+    assert "ops_metadata_backup.py" in result.detail and "etl_daily" not in result.detail
+    assert "any maintenance DAG file (ops_*.py) crit" in result.threshold
+    # Absolute paths and custom patterns (a renamed dag_id) work too.
+    nested = [{"filename": "/opt/airflow/dags/bundle/nightly_backup.py"}]
+    assert check_import_errors(1, lenient, nested, ["nightly_*.py"]).verdict == Verdict.CRITICAL
+    assert check_import_errors(1, lenient, nested).verdict == Verdict.OK
+
+
+def test_import_errors_check_reads_the_listing_from_the_api() -> None:
+    from airflow_ops.health import run_api_checks
+
+    class Api:
+        def health(self) -> dict[str, Any]:
+            return _body({"scheduler": 1})
+
+        def import_errors(self) -> tuple[int, list[dict[str, Any]]]:
+            return 1, [{"filename": "ops_log_cleanup.py"}]
+
+        def task_instances(self, states: list[str]) -> list[dict[str, Any]]:
+            return []
+
+    results = {r.name: r for r in run_api_checks(Api(), ["scheduler"], T, NOW)}
+    assert results["import_errors"].verdict == Verdict.CRITICAL
+    assert "ops_log_cleanup.py" in results["import_errors"].detail

@@ -125,3 +125,21 @@ def test_log_cleanup_dry_run_reports_under_the_same_keys() -> None:
 def test_health_report_fails_on_critical_only_by_default() -> None:
     rep = _health(parse_config({"kind": "health_probe", "dag_id": "ops_health_probe"}))
     assert rep.ok and rep.metrics["warning"] == 1 and rep.metrics["metadata_db_size_bytes"] == 500_000_000
+
+
+def test_backup_report_lists_pins_and_the_fernet_key_it_needs() -> None:
+    from airflow_ops.kinds.metadata_backup import tasks
+
+    cfg = parse_config({"kind": "metadata_backup", "dag_id": "ops_metadata_backup"})
+    manifest = dataclasses.replace(MANIFEST, fernet_fingerprint="sha256:0123456789abcdef")
+    backup = {
+        "manifest": dataclasses.asdict(manifest),
+        "fernet": {"stored": False, "location": "", "fingerprint": "abc", "warning": "not backed up (x)"},
+    }
+    pin = {"folder": "p/2026-01-01T000000Z", "reason": "pre-upgrade", "pinned_by": "ops", "pinned_at": "t"}
+    retention = {"expired": [], "kept": ["a"], "bytes_freed": 0, "dry_run": False, "pinned": [pin]}
+    rep = tasks.report(cfg, make_run(), backup, {"toc_entries": 1, "full_restore": "not due"}, retention)
+    assert rep.details["pinned"] == "2026-01-01T000000Z (pre-upgrade, by ops t)"
+    assert rep.details["retention"].endswith("kept 1, 1 pinned")
+    assert rep.details["fernet key needed"] == "sha256:0123456789abcdef"
+    assert check_metrics(rep, KINDS["metadata_backup"].metrics) == []

@@ -228,3 +228,77 @@ def test_config_refuses_duplicate_queues() -> None:
 
 def test_dag_processor_logs_go_to_the_first_queue_by_default() -> None:
     assert _cfg(worker_queues=["w1", "w2"]).effective_dag_processor_queue == "w1"
+
+
+def _report_of(tmp_path: Path, stats: list[RootStats], **cfg: Any) -> Any:
+    from airflow_ops.kinds.log_cleanup import tasks
+    from tests.runs import make_run
+
+    sweep_result = {
+        "queue": "default",
+        "host": "w1",
+        "retention_days": 30,
+        "cutoff": "2026-10-24T00:00:00+00:00",
+        "dry_run": False,
+        "roots": [s.to_dict() for s in stats],
+        "free_bytes": 10**9,
+        "duration_s": 0.1,
+    }
+    parsed = parse_config({"kind": "log_cleanup", "dag_id": "ops_log_cleanup", **cfg})
+    return tasks.report(parsed, make_run("log_cleanup"), [sweep_result])
+
+
+def test_airflow_default_layout_is_not_a_warning(tmp_path: Path) -> None:
+    """Issue 14 item 3: dag_processor nested in base_log_folder and its ``latest`` symlink are facts."""
+    from airflow_ops.logcleanup.service import sweep_roots
+
+    base = tmp_path / "logs"
+    touch(task_log(base, "d", "r1", "t"), 40)
+    day = base / "dag_processor" / "2026-01-01"
+    touch(day / "dags-folder" / "ops_x.py.log", 40)
+    (base / "dag_processor" / "latest").symlink_to(day, target_is_directory=True)
+    roots = [
+        LogRoot("task-logs", str(base), dag_layout=True),
+        LogRoot("dag-processor", str(base / "dag_processor")),
+    ]
+    stats = sweep_roots(roots, RetentionPolicy(30, now=NOW), dry_run=False)
+    assert sum(s.skipped["nested_root"] for s in stats) == 1
+    assert sum(s.skipped["symlink"] for s in stats) == 1
+    rep = _report_of(tmp_path, stats)
+    assert rep.warnings == [], rep.warnings
+    assert rep.first_line().startswith("Log cleanup: OK |"), rep.first_line()
+    assert "nested_root: dag_processor" in rep.details["layout"]
+    assert "symlink: latest" in rep.details["layout"]
+
+
+def test_an_unexpected_symlink_is_still_a_warning(tmp_path: Path) -> None:
+    root = tmp_path / "logs"
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (root / "dag_id=d").mkdir(parents=True)
+    (root / "dag_id=d" / "escape").symlink_to(outside, target_is_directory=True)
+    rep = _report_of(tmp_path, [sweep(root)])
+    assert any("symlink: dag_id=d/escape" in w for w in rep.warnings), rep.warnings
+
+
+def test_every_log_cleanup_report_states_retention_and_cutoff(tmp_path: Path) -> None:
+    rep = _report_of(tmp_path, [sweep(tmp_path)], per_dag_retention_days={"noisy": 3})
+    assert rep.details["cutoff"] == "2026-10-24T00:00:00+00:00"
+    assert rep.details["retention"] == "30 d, cutoff 2026-10-24T00:00:00+00:00; per-DAG: noisy=3 d"
+    assert rep.metrics["retention_days"] == 30
+    assert "retention 30 d (before 2026-10-24T00:00:00+00:00)" in rep.first_line()
+
+
+def test_the_sweep_step_returns_the_cutoff_it_applied(tmp_path: Path, monkeypatch: Any) -> None:
+    import datetime as dt
+
+    from airflow_ops.kinds.log_cleanup import tasks
+    from tests.runs import make_run
+
+    monkeypatch.setattr(tasks, "resolve_roots", lambda cfg, queue: [LogRoot("task-logs", str(tmp_path))])
+    cfg = parse_config({"kind": "log_cleanup", "dag_id": "ops_log_cleanup", "retention_days": 10})
+    before = dt.datetime.now(dt.UTC) - dt.timedelta(days=10)
+    out = tasks.sweep(cfg, make_run("log_cleanup", params={"dry_run": True}))
+    cutoff = dt.datetime.fromisoformat(out["cutoff"])
+    assert out["retention_days"] == 10
+    assert abs((cutoff - before).total_seconds()) < 60

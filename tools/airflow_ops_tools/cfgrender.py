@@ -395,8 +395,13 @@ def is_unchanged(rendered: Rendered, out: Path) -> bool:
         return False
 
 
+#: The maintenance DAGs' API identity in the template's ``simple_auth_manager_users`` (role ``user``).
+BOT_USER = "airflow-ops-bot"
+
+
 def write_passwords_file(environ: Mapping[str, str], path: Path, user: str = "admin") -> None:
-    """Write SimpleAuthManager's passwords file (mode 0600) from ``AIRFLOW_OPS_ADMIN_PASSWORD``.
+    """Write SimpleAuthManager's passwords file (mode 0600) from ``AIRFLOW_OPS_ADMIN_PASSWORD``, and
+    the ``airflow-ops-bot`` identity's from ``AIRFLOW_OPS_BOT_PASSWORD`` when it is set.
 
     An existing file ends 0600 too (it is replaced, not rewritten in place); a directory created
     for it is 0700.
@@ -413,7 +418,15 @@ def write_passwords_file(environ: Mapping[str, str], path: Path, user: str = "ad
                 f"e.g. {path / 'passwords.json'}"
             ]
         )
-    write_secret(path, json.dumps({user: password}))
+    passwords = {user: password}
+    bot = environ.get("AIRFLOW_OPS_BOT_PASSWORD", "")
+    if bot:
+        if bot == password:
+            raise RenderRefused(
+                ["AIRFLOW_OPS_BOT_PASSWORD equals the admin password: give airflow-ops-bot its own"]
+            )
+        passwords[BOT_USER] = bot
+    write_secret(path, json.dumps(passwords))
 
 
 # --------------------------------------------------------------------------- validation
@@ -510,6 +523,7 @@ def sample_environ(profile: str, **overrides: str) -> dict[str, str]:
         "AIRFLOW_OPS_API_SECRET_KEY": secrets.token_urlsafe(48),
         "AIRFLOW_OPS_JWT_SECRET": secrets.token_urlsafe(48),
         "AIRFLOW_OPS_ADMIN_PASSWORD": secrets.token_urlsafe(18),
+        "AIRFLOW_OPS_BOT_PASSWORD": secrets.token_urlsafe(18),
     }
     if profile == "celery":
         environ["AIRFLOW_OPS_CELERY_BROKER_URL"] = "redis://127.0.0.1:6379/0"

@@ -120,6 +120,29 @@ def _check_shared_storage(configs: list[tuple[Path, CommonConfig]]) -> None:
             seen.append((path, cfg, loc))
 
 
+def _with_alert_channels(configs: list[tuple[Path, CommonConfig]]) -> list[tuple[Path, CommonConfig]]:
+    """Give each health probe without an explicit ``alert_channels`` every channel of every config,
+    so it checks that each one resolves (``airflow_ops.notifiers.channel_problem``)."""
+    from airflow_ops.kinds.health_probe.schema import AlertChannelConfig, HealthProbeConfig
+
+    users: dict[tuple[str, str], list[str]] = {}
+    for _, cfg in configs:
+        for kind in ("email", "webhook"):
+            block = getattr(cfg.alerts, kind)
+            if block is not None:
+                users.setdefault((kind, block.conn_id), []).append(cfg.dag_id)
+    channels = [
+        AlertChannelConfig(kind=kind, conn_id=conn_id, used_by=sorted(dags))  # type: ignore[arg-type]
+        for (kind, conn_id), dags in sorted(users.items())
+    ]
+    out = []
+    for path, cfg in configs:
+        if isinstance(cfg, HealthProbeConfig) and cfg.alert_channels is None:
+            cfg = cfg.model_copy(update={"alert_channels": channels})
+        out.append((path, cfg))
+    return out
+
+
 def render_all(config_dir: Path, dags_dir: Path, root: Path) -> list[Rendered]:
     """Validate every YAML file and render it; raise the first :class:`ConfigError`."""
     out: list[Rendered] = []
@@ -132,6 +155,7 @@ def render_all(config_dir: Path, dags_dir: Path, root: Path) -> list[Rendered]:
         seen[cfg.dag_id] = path
         configs.append((path, cfg))
     _check_shared_storage(configs)
+    configs = _with_alert_channels(configs)
     for path, cfg in configs:
         try:
             source = str(path.resolve().relative_to(root.resolve()))

@@ -20,13 +20,14 @@ import sys
 
 from airflow_ops.api_client import AirflowApi, ApiUnreachableError
 from airflow_ops.health import (
+    MAINTENANCE_DAG_FILES,
     CheckResult,
     Verdict,
     check_components,
     check_disk,
-    check_import_errors,
     check_stuck_tasks,
     guarded,
+    import_errors_check,
     run_freshness_checks,
     worst,
 )
@@ -60,9 +61,16 @@ def main(argv: list[str] | None = None) -> int:
         help="expected interval of a DAG without a cron schedule (repeatable)",
     )
     parser.add_argument("--stuck-in-queued-window-minutes", type=int, default=60)
+    parser.add_argument(
+        "--maintenance-files",
+        default=",".join(MAINTENANCE_DAG_FILES),
+        help="file-name patterns of the maintenance DAGs; an import error in one is critical "
+        "(default %(default)s)",
+    )
     args = parser.parse_args(argv)
 
     components = [c.strip() for c in args.components.split(",") if c.strip()]
+    patterns = [p.strip() for p in args.maintenance_files.split(",") if p.strip()]
     unknown = set(components) - set(ALL_COMPONENTS)
     if unknown:
         parser.error(f"--components: unknown {sorted(unknown)}; choose from {', '.join(ALL_COMPONENTS)}")
@@ -111,9 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         now = dt.datetime.now(dt.UTC)
         results += check_components(body, components, thresholds, now)
         if user:
-            results.append(
-                guarded("import_errors", lambda: check_import_errors(api.import_error_count(), thresholds))
-            )
+            results.append(guarded("import_errors", lambda: import_errors_check(api, thresholds, patterns)))
             results.append(
                 guarded(
                     "stuck_task_instances",

@@ -6,6 +6,12 @@
     scripts/restore_metadata_db.py --target-url postgresql://airflow@db:5432/airflow_restored --dry-run
     # restore it (the target database must exist and be empty, or pass --force)
     scripts/restore_metadata_db.py --target-url postgresql://airflow@db:5432/airflow_restored
+    # keep a backup until unpinned (retention never deletes a pinned backup), and release it
+    airflow-ops restore-backup --pin 2026-11-23T000000Z --reason "before the 3.3 upgrade"
+    airflow-ops restore-backup --unpin 2026-11-23T000000Z
+
+After a restore (and a dry run) the command prints the fingerprint of the fernet key the restored
+DB's connections and variables need: set that key as [core] fernet_key of the restored Airflow.
 
 The object's sha256 is checked against its manifest in a first streamed pass before anything is
 written; the restore itself streams the object into pg_restore (no local copy) and ends by
@@ -31,6 +37,7 @@ from urllib.parse import unquote, urlsplit
 from airflow_ops.backup.catalog import list_backups
 from airflow_ops.backup.dump import DEFAULT_PG_BIN_DIRS
 from airflow_ops.backup.errors import BackupError, RestoreRefused
+from airflow_ops.backup.pins import describe, pin_backup, read_pin, unpin_backup
 from airflow_ops.backup.restore import choose_backup, restore_backup
 from airflow_ops.connections import PostgresTarget
 from airflow_ops.exceptions import AirflowOpsError
@@ -104,6 +111,40 @@ def s3_problem(exc: Exception, bucket: str, prefix: str, endpoint_url: str | Non
     return None
 
 
+def fernet_line(needed: str | None, env: dict[str, str] | None = None) -> str:
+    """Which fernet key the restored DB needs, and whether this shell's AIRFLOW__CORE__FERNET_KEY is it."""
+    from airflow_ops.backup.sidecars import fingerprint
+
+    if not needed:
+        return "unknown: the backup predates fingerprints or its worker had no [core] fernet_key"
+    line = f"the restored DB needs the fernet key {needed}: set it as [core] fernet_key of that Airflow"
+    local = (os.environ if env is None else env).get("AIRFLOW__CORE__FERNET_KEY", "")
+    if local:
+        keys = [k.strip() for k in local.split(",") if k.strip()]
+        ok = any(fingerprint(k) == needed for k in keys)
+        line += (
+            " (AIRFLOW__CORE__FERNET_KEY here matches)"
+            if ok
+            else f" (AIRFLOW__CORE__FERNET_KEY here is {fingerprint(keys[0])}: another key)"
+        )
+    return line
+
+
+def _pin_command(client: object, args: argparse.Namespace) -> int:
+    import getpass
+
+    if args.pin:
+        record = pin_backup(client, args.bucket, args.prefix, args.pin, args.reason, by=getpass.getuser())
+        print(f"pinned      s3://{args.bucket}/{record['folder']}/ {describe(record)}")
+        print("            retention keeps it until `airflow-ops restore-backup --unpin` removes the pin")
+        return 0
+    if unpin_backup(client, args.bucket, args.prefix, args.unpin):
+        print(f"unpinned    {args.unpin}: retention applies to it again")
+    else:
+        print(f"unpinned    {args.unpin} was not pinned: nothing to do")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -124,7 +165,13 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="botocore request/response checksums only where required (stores without aws-chunked support)",
     )
+    pins = parser.add_mutually_exclusive_group()
+    pins.add_argument("--pin", metavar="STAMP", help="keep this backup until unpinned (needs --reason)")
+    pins.add_argument("--unpin", metavar="STAMP", help="remove the pin: retention may delete it again")
+    parser.add_argument("--reason", help="why the backup is pinned (with --pin)")
     args = parser.parse_args(argv)
+    if args.pin and not (args.reason or "").strip():
+        parser.error("--pin needs --reason, e.g. --reason 'before the 3.3 upgrade'")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         client = s3_client(args.endpoint_url, args.region, args.checksum_when_required)
@@ -135,13 +182,16 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     try:
+        if args.pin or args.unpin:
+            return _pin_command(client, args)
         if args.list:
             backups = list_backups(client, args.bucket, args.prefix)
-            print(f"{'backup':<20}  {'size MB':>10}  {'verified':<8}  complete")
+            print(f"{'backup':<20}  {'size MB':>10}  {'verified':<8}  {'complete':<8}  pinned")
             for b in backups:
                 name = b.folder.rsplit("/", 1)[-1]
                 verified = "yes" if b.verified else "no"
-                print(f"{name:<20}  {b.size_bytes / 1e6:>10.1f}  {verified:<8}  {b.complete}")
+                pin = describe(read_pin(client, args.bucket, b.folder)) if b.pinned else "no"
+                print(f"{name:<20}  {b.size_bytes / 1e6:>10.1f}  {verified:<8}  {b.complete!s:<8}  {pin}")
             print(f"{len(backups)} backup(s) under s3://{args.bucket}/{args.prefix}/")
             return 0
         if not args.target_url:
@@ -179,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"taken       {m.started_at} from PostgreSQL {m.server_version}, Airflow {m.airflow_version}")
     print(f"alembic     {m.alembic_revision}")
     print(f"target      {target!r} ({plan.target_tables} tables before)")
+    print(f"fernet key  {fernet_line(m.fernet_fingerprint)}")
     if plan.dry_run:
         print(f"dry run: would restore {len(m.table_row_counts)} tables; nothing was written")
         return 0

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_ops.backup.layout import DUMP_NAME, MANIFEST_NAME, VERIFIED_NAME, parse_stamp
+from airflow_ops.backup.layout import DUMP_NAME, MANIFEST_NAME, PINNED_NAME, VERIFIED_NAME, parse_stamp
 from airflow_ops.backup.manifest import BackupManifest
 
 
@@ -18,6 +18,8 @@ class BackupEntry:
     keys: list[str] = field(default_factory=list)
     size_bytes: int = 0
     verified: bool = False
+    #: kept by retention until unpinned (``pinned.json``)
+    pinned: bool = False
 
     @property
     def complete(self) -> bool:
@@ -53,6 +55,8 @@ def list_backups(client: Any, bucket: str, prefix: str) -> list[BackupEntry]:
             entry.size_bytes = int(obj["Size"])
         if obj["Key"].endswith("/" + VERIFIED_NAME):
             entry.verified = True
+        if obj["Key"].endswith("/" + PINNED_NAME):
+            entry.pinned = True
     return sorted(entries.values(), key=lambda e: e.when)
 
 

@@ -50,6 +50,8 @@ class BackupRequest:
     sse: str = "none"
     kms_key_id: str | None = None
     airflow_version: str = "unknown"
+    #: ``sha256:...`` of the worker's fernet key: which key the restored DB's secrets need.
+    fernet_fingerprint: str | None = None
     #: Called with the bytes dumped so far after every part-sized read.
     progress: Callable[[int], None] | None = None
 
@@ -126,6 +128,9 @@ def run_backup(
         snapshot, db_size = cur.fetchone()
         tables = user_tables(cur)
         revision = alembic_revision(cur)
+        from airflow_ops.backup.identity import database_identity
+
+        identity = database_identity(cur)
         abort_dangling_uploads(client, loc.bucket, loc.dump_key)
         counts: dict[str, int] = {}
         count_errors: list[BaseException] = []
@@ -194,6 +199,8 @@ def run_backup(
         duration_seconds=round(time.monotonic() - t0, 3),
         sse=req.sse,
         parts_chunk_bytes=req.chunk_bytes,
+        fernet_fingerprint=req.fernet_fingerprint,
+        database=dict(identity),
     )
     put_bytes(
         client,

@@ -2,7 +2,8 @@
 
 One folder per logical date: ``<prefix>/<YYYY-MM-DDTHHMMSSZ>/`` holding ``metadata.dump``
 (pg_dump custom format), ``manifest.json``, ``verified.json`` (written only after verification),
-``airflow.cfg.redacted`` and ``packages.txt``. Re-running a logical date rewrites its own folder.
+``airflow.cfg.redacted``, ``packages.txt`` and, while pinned, ``pinned.json``. Re-running a logical
+date rewrites its own folder.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ MANIFEST_NAME = "manifest.json"
 VERIFIED_NAME = "verified.json"
 CFG_NAME = "airflow.cfg.redacted"
 PACKAGES_NAME = "packages.txt"
+#: Present while the backup is pinned (kept by retention until unpinned): :mod:`airflow_ops.backup.pins`.
+PINNED_NAME = "pinned.json"
 _STAMP_FMT = "%Y-%m-%dT%H%M%SZ"
 _STAMP_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{6}Z$")
 

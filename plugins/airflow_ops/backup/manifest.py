@@ -29,6 +29,11 @@ class BackupManifest:
     sse: str = "none"
     parts_chunk_bytes: int = 0
     format: int = MANIFEST_FORMAT
+    #: ``sha256:<16 hex>`` of the fernet key the dumped DB's connections and variables are encrypted
+    #: with (``airflow_ops.backup.sidecars.fingerprint``); ``None`` when the worker had none.
+    fernet_fingerprint: str | None = None
+    #: Which database was dumped (:mod:`airflow_ops.backup.identity`): system_identifier, dbname.
+    database: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -69,6 +69,8 @@ def mark_verified(
         "size_bytes": manifest.size_bytes,
         "verified_at": verified_at,
         "full_restore_checked": full_restore_checked,
+        # Which database this is a backup of: the DB cleanup gate refuses a pointer for another one.
+        "database": dict(getattr(manifest, "database", None) or {}),
     }
     verified_key = f"{folder}/{VERIFIED_NAME}"
     put_confirmed(

@@ -5,7 +5,8 @@ semantics), applied to *verified* backups only. On top of it:
 
 * the newest verified backup is always kept;
 * backups newer than the newest verified one are kept (in flight or awaiting a re-run);
-* older unverified backups are expired (they never proved restorable).
+* older unverified backups are expired (they never proved restorable);
+* a pinned backup (``pinned.json``, :mod:`airflow_ops.backup.pins`) is never expired.
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ class RetentionPolicy:
         else:
             for backup in backups:
                 reasons.setdefault(backup.folder, []).append("no verified backup yet")
+        for backup in backups:
+            if backup.pinned:
+                reasons.setdefault(backup.folder, []).append("pinned")
         return reasons
 
     def select_expired(self, backups: Sequence[BackupEntry]) -> list[BackupEntry]:
@@ -65,6 +69,8 @@ class RetentionResult:
     expired: list[str] = field(default_factory=list)
     objects_deleted: int = 0
     bytes_freed: int = 0
+    #: the pin records of the pinned backups (folder, reason, pinned_by, pinned_at), oldest first
+    pinned: list[dict[str, Any]] = field(default_factory=list)
 
 
 def apply_retention(
@@ -79,6 +85,10 @@ def apply_retention(
         kept=[b.folder for b in backups if b.folder not in expired_folders],
         expired=[b.folder for b in expired],
     )
+    if any(b.pinned for b in backups):
+        from airflow_ops.backup.pins import read_pin
+
+        result.pinned = [read_pin(client, bucket, b.folder) for b in backups if b.pinned]
     log.info(
         "Retention %s: %d backups, keeping %d, %s %d",
         policy,
@@ -89,6 +99,8 @@ def apply_retention(
     )
     doomed: list[str] = []
     for backup in expired:
+        if backup.pinned:  # select_expired never returns one; a last guard before deleting
+            raise BackupError(f"retention: refusing to delete pinned backup {backup.folder}")
         result.bytes_freed += backup.size_bytes
         log.info("  %s %s", "would delete" if dry_run else "deleting", backup.folder)
         doomed.extend(sorted(backup.keys))

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_ops.backup.pointer import pointer_key, read_latest_verified
@@ -21,11 +22,22 @@ class BackupStatus:
     age_hours: float | None
     ok: bool
     reason: str
+    #: what the report should mention although the gate passed (e.g. a pointer without identity)
+    notes: list[str] = field(default_factory=list)
 
 
 def check_latest_backup(
-    client: Any, bucket: str, prefix: str, max_age_hours: float, now: dt.datetime | None = None
+    client: Any,
+    bucket: str,
+    prefix: str,
+    max_age_hours: float,
+    now: dt.datetime | None = None,
+    database: Mapping[str, Any] | None = None,
 ) -> BackupStatus:
+    """The pointer's verdict: recent enough and, when ``database`` (the identity of the DB about to
+    be purged, :mod:`airflow_ops.backup.identity`) is given, a backup of that very database."""
+    from airflow_ops.backup.identity import describe, same_database
+
     now = now or dt.datetime.now(dt.UTC)
     where = f"s3://{bucket}/{pointer_key(prefix)}"
     try:
@@ -46,7 +58,23 @@ def check_latest_backup(
     age = (now - verified).total_seconds() / 3600
     ok = age <= max_age_hours
     reason = f"latest verified backup {pointer.get('key')} is {age:.1f} h old (limit {max_age_hours:g} h)"
-    return BackupStatus(pointer.get("key"), verified.isoformat(), round(age, 2), ok, reason)
+    notes: list[str] = []
+    backed_up: Mapping[str, Any] = pointer.get("database") or {}
+    if database is not None and not backed_up:
+        notes.append(
+            f"{where} does not say which database it backs up (written before airflow-ops recorded it): "
+            f"cannot confirm it is {describe(database)}; the next verified backup records it"
+        )
+    elif database is not None and not same_database(backed_up, database):
+        return BackupStatus(
+            pointer.get("key"),
+            verified.isoformat(),
+            round(age, 2),
+            False,
+            f"{where} is a backup of {describe(backed_up)}, but this DAG purges {describe(database)}: "
+            "point backup_bucket/backup_prefix at the backup DAG of this database",
+        )
+    return BackupStatus(pointer.get("key"), verified.isoformat(), round(age, 2), ok, reason, notes)
 
 
 def require_recent_backup(status: BackupStatus, override: bool) -> list[str]:

@@ -33,7 +33,8 @@ def check_backup(cfg: DbCleanupConfig, run: Run) -> dict[str, Any]:
 
     from airflow.sdk.exceptions import AirflowFailException
 
-    from airflow_ops.connections import s3_client
+    from airflow_ops.backup.identity import target_identity
+    from airflow_ops.connections import postgres_target, s3_client
     from airflow_ops.dbclean.backup_gate import (
         BackupNotVerifiedError,
         check_latest_backup,
@@ -41,9 +42,14 @@ def check_backup(cfg: DbCleanupConfig, run: Run) -> dict[str, Any]:
     )
 
     client = s3_client(cfg.aws_conn_id)
-    status = check_latest_backup(client, cfg.backup_bucket, cfg.backup_prefix, cfg.max_backup_age_hours)
+    database = target_identity(postgres_target(cfg.metadata_db_conn_id, "metadata DB to purge"))
+    status = check_latest_backup(
+        client, cfg.backup_bucket, cfg.backup_prefix, cfg.max_backup_age_hours, database=database
+    )
     try:
-        warnings = require_recent_backup(status, bool(run.param("skip_backup_check", False)))
+        warnings = list(status.notes) + require_recent_backup(
+            status, bool(run.param("skip_backup_check", False))
+        )
     except BackupNotVerifiedError as exc:
         # Retrying cannot make a backup appear: fail now, the notifier says why.
         raise AirflowFailException(str(exc)) from None

@@ -68,6 +68,14 @@ class BackupPointer(StrictModel):
     aws_conn_id: str = "aws_default"
 
 
+class AlertChannelConfig(StrictModel):
+    """An alert channel of a maintenance DAG, checked by the probe without sending anything."""
+
+    kind: Literal["email", "webhook"]
+    conn_id: str = Field(min_length=1)
+    used_by: list[str] = Field(default_factory=list, description="dag_ids alerting through it")
+
+
 class HealthProbeConfig(CommonConfig):
     kind: Literal["health_probe"]
     schedule: str = "*/5 * * * *"
@@ -83,6 +91,16 @@ class HealthProbeConfig(CommonConfig):
         None, description="Path whose volume is checked; defaults to [logging] base_log_folder."
     )
     thresholds: HealthThresholds = HealthThresholds()
+    alert_channels: list[AlertChannelConfig] | None = Field(
+        None,
+        description="Alert channels to check (each must resolve, or the probe is critical). Unset: "
+        "`airflow-ops generate` fills in every channel of every config it renders.",
+    )
+    maintenance_dag_files: list[str] = Field(
+        default_factory=lambda: ["ops_*.py"],
+        description="File-name patterns of the maintenance DAG files: an import error in one is "
+        "critical, whatever the import_errors thresholds.",
+    )
     fail_on: Literal["warning", "critical"] = "critical"
     dead_mans_switch_conn_id: str | None = Field(
         None, description="HTTP connection whose host is a URL pinged on every healthy run."

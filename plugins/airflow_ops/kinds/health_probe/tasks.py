@@ -38,8 +38,13 @@ def run_checks(cfg: HealthProbeConfig, overrides: dict[str, Any]) -> list[dict[s
     from airflow_ops.kinds.health_probe.schema import HealthThresholds
 
     thresholds = HealthThresholds(**{**cfg.thresholds.model_dump(), **overrides})
-    api = AirflowApi.from_connection(get_connection(cfg.api_conn_id, "Airflow REST API for the health probe"))
-    results: list[CheckResult] = run_api_checks(api, cfg.components, thresholds)
+    api = AirflowApi.from_connection(
+        get_connection(cfg.api_conn_id, "Airflow REST API for the health probe", kind="api")
+    )
+    results: list[CheckResult] = run_api_checks(
+        api, cfg.components, thresholds, maintenance_patterns=cfg.maintenance_dag_files
+    )
+    results += check_alert_channels(cfg)
     path = cfg.log_volume_path or _log_folder()
     results.append(guarded("log_volume_free_pct", lambda: check_disk(path, thresholds)))
     if cfg.metadata_db_conn_id:
@@ -79,6 +84,33 @@ def _backup_age(pointer: BackupPointer, thresholds: HealthThresholds) -> CheckRe
     if status.verified_at:  # unrounded, so that a threshold below 0.01 h still grades
         age = (utc_now() - dt.datetime.fromisoformat(status.verified_at)).total_seconds() / 3600
     return check_backup_age(age, status.reason, readable, thresholds)
+
+
+def check_alert_channels(cfg: HealthProbeConfig, get: Any = None) -> list[Any]:
+    """One critical-or-ok result per configured alert channel: it must resolve (nothing is sent)."""
+    from airflow_ops.health import CheckResult, Verdict
+    from airflow_ops.notifiers import AlertChannel, alert_channel_results_name, channel_problem
+
+    if cfg.alert_channels is not None:
+        channels = [AlertChannel(c.kind, c.conn_id, tuple(c.used_by)) for c in cfg.alert_channels]
+    else:  # a hand-written DAG file: at least this DAG's own channels
+        from airflow_ops.notifiers import alert_channels
+
+        channels = alert_channels(cfg.alerts.model_dump(), cfg.dag_id)
+    results = []
+    for ch in channels:
+        problem = channel_problem(ch, get)
+        users = f" (alerts of {', '.join(ch.used_by)})" if ch.used_by else ""
+        results.append(
+            CheckResult(
+                alert_channel_results_name(ch),
+                "resolves" if problem is None else "broken",
+                "connection defined and usable",
+                Verdict.OK if problem is None else Verdict.CRITICAL,
+                "" if problem is None else f"{problem}: failures of these DAGs alert nobody{users}",
+            )
+        )
+    return results
 
 
 def probe(cfg: HealthProbeConfig, run: Run) -> RunReport:

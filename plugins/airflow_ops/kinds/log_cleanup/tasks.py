@@ -5,6 +5,7 @@ Imported at parse time for the step references, so everything heavy is imported 
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +48,7 @@ def sweep(cfg: LogCleanupConfig, run: Run) -> dict[str, Any]:
     except DangerousRootError as exc:
         raise AirflowFailException(str(exc)) from None
     policy = RetentionPolicy(retention, dict(cfg.per_dag_retention_days), cfg.safety_window_hours)
+    cutoff = dt.datetime.fromtimestamp(policy.retention_cutoff(None), dt.UTC)
     archive = None
     if cfg.archive is not None and not dry_run:
         from airflow_ops.connections import s3_client
@@ -73,11 +75,26 @@ def sweep(cfg: LogCleanupConfig, run: Run) -> dict[str, Any]:
         "queue": run.queue,
         "host": socket.gethostname(),
         "retention_days": retention,
+        "cutoff": cutoff.isoformat(timespec="seconds"),
         "dry_run": dry_run,
         "roots": [s.to_dict() for s in stats],
         "free_bytes": min(free) if free else None,
         "duration_s": round(time.monotonic() - started, 3),
     }
+
+
+#: The layout Airflow creates by default, reported as facts rather than warnings: another root
+#: nested in this one (swept on its own) and the dag-processor's ``latest`` symlink.
+_LAYOUT_REASONS = ("nested_root",)
+_LAYOUT_SYMLINKS = ("latest",)
+
+
+def is_layout_fact(sample: str) -> bool:
+    """Whether a skip sample (``"<reason>: <path>"``) is expected layout, not something to look at."""
+    reason, _, where = sample.partition(": ")
+    if reason in _LAYOUT_REASONS:
+        return True
+    return reason == "symlink" and where.rstrip("/").rsplit("/", 1)[-1] in _LAYOUT_SYMLINKS
 
 
 def report(cfg: LogCleanupConfig, run: Run, sweeps: list[dict[str, Any] | None]) -> RunReport:
@@ -87,6 +104,7 @@ def report(cfg: LogCleanupConfig, run: Run, sweeps: list[dict[str, Any] | None])
     per_dag: dict[str, list[int]] = {}
     skipped: dict[str, int] = {}
     warnings: list[str] = []
+    layout: list[str] = []
     for res in results:
         for root in res["roots"]:
             rows.append(
@@ -112,12 +130,16 @@ def report(cfg: LogCleanupConfig, run: Run, sweeps: list[dict[str, Any] | None])
                 warnings.append(f"{root['non_utf8_names']} non-UTF-8 names under {root['path']} (handled)")
             if root["error"]:
                 warnings.append(f"{root['path']}: {root['error']}")
-            warnings += [f"{root['path']}: {s}" for s in root["samples"][:5]]
+            samples = root["samples"]
+            layout += [f"{root['path']}: {s}" for s in samples if is_layout_fact(s)]
+            warnings += [f"{root['path']}: {s}" for s in samples if not is_layout_fact(s)][:5]
     top = sorted(per_dag.items(), key=lambda kv: -kv[1][1])
     files = sum(r["files"] for r in rows)
     freed = sum(r["bytes"] for r in rows)
     retention = max((r["retention_days"] for r in results), default=cfg.retention_days)
     free = [r["free_bytes"] for r in results if r.get("free_bytes") is not None]
+    cutoffs = sorted({r["cutoff"] for r in results if r.get("cutoff")})
+    overrides = ", ".join(f"{k}={v} d" for k, v in sorted(cfg.per_dag_retention_days.items()))
     from airflow_ops.report import mb
 
     verb = "would free" if dry_run else "freed"
@@ -125,7 +147,8 @@ def report(cfg: LogCleanupConfig, run: Run, sweeps: list[dict[str, Any] | None])
         title="Log cleanup",
         mode="dry_run" if dry_run else "apply",
         ok=True,
-        headline=f"{verb} {mb(freed)} ({files} files) on {len(results)} worker(s), retention {retention} d",
+        headline=f"{verb} {mb(freed)} ({files} files) on {len(results)} worker(s), retention {retention} d"
+        + (f" (before {cutoffs[0]})" if cutoffs else ""),
         metrics={
             "files_deleted": files,
             "bytes_freed": freed,
@@ -138,12 +161,17 @@ def report(cfg: LogCleanupConfig, run: Run, sweeps: list[dict[str, Any] | None])
         },
         details={
             "retention_days": retention,
+            # What "expired" meant for this run: files last written before the cutoff.
+            "retention": f"{retention} d, cutoff {', '.join(cutoffs) or 'not computed (no worker swept)'}"
+            + (f"; per-DAG: {overrides}" if overrides else ""),
+            "cutoff": cutoffs[0] if cutoffs else None,
             "safety window h": cfg.safety_window_hours,
             "workers": ", ".join(f"{r['queue']}@{r['host']}" for r in results),
             "skipped": ", ".join(f"{k}={v}" for k, v in sorted(skipped.items())) or "none",
             # The ten DAGs that freed most; the per-root rows cover the rest.
             "per_dag": {k: {"files": v[0], "bytes": v[1]} for k, v in top[:10]},
             "dags_cleaned": len(top),
+            "layout": "; ".join(layout[:10]) or "none",
         },
         rows=rows,
         warnings=warnings[:20],

@@ -23,6 +23,13 @@ def build(spec: Mapping[str, Any], dag_kwargs: dict[str, Any]) -> DAG:
             type="boolean",
             description="List expired backups without deleting them.",
         ),
+        "pin": form_param(
+            "",
+            type="string",
+            maxLength=300,
+            description="Keep this run's backup until unpinned, with this reason (e.g. 'before the 3.3 "
+            "upgrade'); empty: no pin. Unpin with `airflow-ops restore-backup --unpin <stamp>`.",
+        ),
     }
     with DAG(schedule=dag_kwargs.pop("schedule"), **dag_kwargs) as dag:
         backup = step(tasks.backup, spec=spec, task_id="backup", display="pg_dump to S3")

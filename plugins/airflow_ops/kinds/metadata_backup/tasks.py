@@ -65,7 +65,7 @@ def backup(cfg: MetadataBackupConfig, run: Run) -> dict[str, Any]:
     from airflow_ops.backup.dump import BackupRequest
     from airflow_ops.backup.layout import BackupLocation
     from airflow_ops.backup.service import take_backup
-    from airflow_ops.backup.sidecars import package_list
+    from airflow_ops.backup.sidecars import fingerprint, package_list
     from airflow_ops.connections import postgres_target, s3_client
 
     req = BackupRequest(
@@ -81,15 +81,27 @@ def backup(cfg: MetadataBackupConfig, run: Run) -> dict[str, Any]:
         kms_key_id=cfg.kms_key_id,
         airflow_version=version("apache-airflow"),
     )
-    return take_backup(
-        s3_client(cfg.aws_conn_id),
+    fernet_key = worker_fernet_key()
+    req.fernet_fingerprint = fingerprint(fernet_key) if fernet_key else None
+    client = s3_client(cfg.aws_conn_id)
+    result = take_backup(
+        client,
         req,
         cleanup_client=lambda: s3_client(cfg.aws_conn_id),
         airflow_cfg=redacted_airflow_cfg() if cfg.save_airflow_cfg else None,
         packages=package_list() if cfg.save_packages else None,
-        fernet_key=worker_fernet_key(),
+        fernet_key=fernet_key,
         fernet_target=fernet_target(cfg),
     )
+    reason = str(run.param("pin", "") or "").strip()
+    if reason:
+        # Pinned as soon as the dump is confirmed: retention (this run's or a later one) keeps it.
+        from airflow_ops.backup.pins import pin_backup
+
+        result["pin"] = pin_backup(
+            client, cfg.bucket, cfg.prefix, req.location.folder, reason, by=f"{run.dag_id}/{run.run_id}"
+        )
+    return result
 
 
 def verify(cfg: MetadataBackupConfig, run: Run, backup: dict[str, Any]) -> dict[str, Any]:
@@ -126,12 +138,14 @@ def report(
     retention: dict[str, Any],
 ) -> RunReport:
     from airflow_ops.backup.manifest import BackupManifest
+    from airflow_ops.backup.pins import describe
     from airflow_ops.report import mb
 
     manifest = BackupManifest(**backup["manifest"])
     fernet = backup["fernet"]
     warnings = [] if fernet["stored"] else [f"fernet key {fernet['warning']}"]
     removed = retention["expired"]
+    pins = list(retention.get("pinned") or [])
     verb = "would remove" if retention["dry_run"] else "removed"
     rows = sum(manifest.table_row_counts.values())
     return run.report(
@@ -166,7 +180,10 @@ def report(
             "verification": f"sha256 ok, pg_restore --list ok ({verified['toc_entries']} entries)",
             "full restore": verified["full_restore"],
             "retention": f"{verb} {len(removed)} backup(s) ({mb(retention['bytes_freed'])}), "
-            f"kept {len(retention['kept'])}",
+            f"kept {len(retention['kept'])}" + (f", {len(pins)} pinned" if pins else ""),
+            "pinned": "; ".join(describe(p) for p in pins) or "none",
+            "fernet key needed": manifest.fernet_fingerprint
+            or "unknown (no [core] fernet_key on the worker)",
             "fernet key": f"{fernet['location']} ({fernet['fingerprint']})"
             if fernet["stored"]
             else "NOT backed up",
