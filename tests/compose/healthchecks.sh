@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Runs `podman healthcheck run` for every running container of compose project $1 that has a
-# healthcheck, at the container's own interval -- and every START_INTERVAL seconds during its start
-# period until it is healthy, like Docker's start interval. Checks of different containers run in
-# parallel, never two at once for the same container (an `airflow jobs check` takes seconds here).
+# healthcheck, at the container's own interval -- and, during its start period until it is healthy,
+# every third of that interval (at least 5 s), like Docker's start interval: a 60 s `airflow jobs check`
+# is tried every 20 s while the component starts, not back to back (each costs seconds of CPU here).
+# Checks of different containers run in parallel, never two at once for the same container.
 # podman 4.3 would schedule these with systemd timers; there is no systemd here.
 set -uo pipefail
 project="$1"
-START_INTERVAL="${AIRFLOW_OPS_HEALTH_START_INTERVAL:-10}"
-declare -A next_at interval_of start_until running
+declare -A next_at interval_of start_interval_of start_until running
 while true; do
   now=$(date +%s)
   while read -r id; do
@@ -19,6 +19,7 @@ while true; do
       if ! [ "${interval:-0}" -gt 0 ] 2>/dev/null; then next_at[$id]=never; continue; fi
       next_at[$id]=$((now + 2))
       interval_of[$id]=$interval
+      start_interval_of[$id]=$((interval / 3 > 5 ? interval / 3 : 5))
       start_until[$id]=$((started + start_period))
     fi
     [ "${next_at[$id]}" = never ] && continue
@@ -28,7 +29,7 @@ while true; do
     podman healthcheck run "$id" >/dev/null 2>&1 &
     running[$id]=$!
     if [ "$now" -lt "${start_until[$id]}" ] && [ "$status" != healthy ]; then
-      next_at[$id]=$((now + START_INTERVAL))
+      next_at[$id]=$((now + ${start_interval_of[$id]}))
     else
       next_at[$id]=$((now + ${interval_of[$id]}))
     fi

@@ -110,7 +110,15 @@ def wait_for_dags(api: Api, dag_ids: set[str]) -> None:
 
 
 def trigger(api: Api, dag_id: str) -> str:
-    run = api.post(f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": {}})
+    """Trigger ``dag_id`` for the date the scheduler would run next, then unpause it.
+
+    Unpausing a scheduled DAG makes the scheduler create the run for its latest interval; with
+    max_active_runs=1 ours would wait behind it. Taking that logical date first leaves the scheduler
+    nothing to create ("run already exists"), so each DAG runs once.
+    """
+    logical_date = api.get(f"/api/v2/dags/{dag_id}")["next_dagrun_logical_date"]
+    run = api.post(f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": logical_date, "conf": {}})
+    api.patch(f"/api/v2/dags/{dag_id}", {"is_paused": False})
     return str(run["dag_run_id"])
 
 
@@ -120,8 +128,7 @@ def run_all(api: Api, dags_dir: Path) -> None:
     unknown = dag_ids - set(ORDER) - {ASSET_SCHEDULED}
     order = [d for d in ORDER if d in dag_ids] + sorted(unknown)
     # Unpause the Asset-scheduled DAG first, so the backup's event starts it.
-    for dag_id in [ASSET_SCHEDULED, *order]:
-        api.patch(f"/api/v2/dags/{dag_id}", {"is_paused": False})
+    api.patch(f"/api/v2/dags/{ASSET_SCHEDULED}", {"is_paused": False})
     before = {r["dag_run_id"] for r in api.get(f"/api/v2/dags/{ASSET_SCHEDULED}/dagRuns")["dag_runs"]}
     for dag_id in order:
         wait_run(api, dag_id, trigger(api, dag_id))
@@ -136,8 +143,9 @@ def run_all(api: Api, dags_dir: Path) -> None:
 
 
 def run_on_worker(api: Api, dag_id: str, hostname: str) -> None:
+    run = api.post(f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": {}})
+    run_id = str(run["dag_run_id"])
     api.patch(f"/api/v2/dags/{dag_id}", {"is_paused": False})
-    run_id = trigger(api, dag_id)
     wait_run(api, dag_id, run_id)
     tis = api.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances?limit=100")["task_instances"]
     elsewhere = [
