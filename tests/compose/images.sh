@@ -7,6 +7,7 @@ IMAGES_DIR="$COMPOSE_DIR/images"
 BASE_IMAGE=localhost/airflow-ops-test/bookworm-base:latest
 SUITE=bookworm
 BUILD_LOG_DIR="$STATE_DIR/build-logs"
+BUILD_PIDS=()  # background builds, stopped by run.sh's teardown on failure
 
 # sha256 over files and strings: inputs_hash FILE... [-- STRING...]
 inputs_hash() {
@@ -117,6 +118,17 @@ build_standins() {
   [ -d "$HOME/.cache/uv" ] && uv_cache=(--volume "$HOME/.cache/uv:/root/.cache/uv")
   local index_args=()
   [ -n "${UV_DEFAULT_INDEX:-${UV_INDEX_URL:-}}" ] && index_args=(--build-arg "UV_DEFAULT_INDEX=${UV_DEFAULT_INDEX:-$UV_INDEX_URL}")
+  # PostgreSQL and Redis need only the base: build them while the Airflow image installs the lock.
+  local pg_key redis_key
+  pg_key="$(inputs_hash "$IMAGES_DIR"/postgres/* -- "$BASE_KEY")"
+  redis_key="$(inputs_hash "$IMAGES_DIR"/redis/* -- "$BASE_KEY")"
+  # shellcheck disable=SC2046
+  (build_image postgres "$pg_key" "$IMAGES_DIR/postgres" $(tags_for "$pg_ref") -- --build-arg "BASE=$BASE_IMAGE") &
+  BUILD_PIDS+=($!)
+  # shellcheck disable=SC2046
+  (build_image redis "$redis_key" "$IMAGES_DIR/redis" $(tags_for "$redis_ref") -- --build-arg "BASE=$BASE_IMAGE") &
+  BUILD_PIDS+=($!)
+
   local airflow_key
   airflow_key="$(inputs_hash "$IMAGES_DIR"/airflow/* "$REPO/requirements/lock.txt" -- "$BASE_KEY")"
   # shellcheck disable=SC2046
@@ -132,13 +144,9 @@ build_standins() {
   build_image airflow-ops "$ops_key" "$ctx/empty" $(tags_for "$ops_ref") -- \
     --file "$REPO/docker/Dockerfile" "${build_args[@]}"
 
-  local key
-  key="$(inputs_hash "$IMAGES_DIR"/postgres/* -- "$BASE_KEY")"
-  # shellcheck disable=SC2046
-  build_image postgres "$key" "$IMAGES_DIR/postgres" $(tags_for "$pg_ref") -- --build-arg "BASE=$BASE_IMAGE"
-  key="$(inputs_hash "$IMAGES_DIR"/redis/* -- "$BASE_KEY")"
-  # shellcheck disable=SC2046
-  build_image redis "$key" "$IMAGES_DIR/redis" $(tags_for "$redis_ref") -- --build-arg "BASE=$BASE_IMAGE"
+  local pid key
+  for pid in "${BUILD_PIDS[@]}"; do wait "$pid" || exit $?; done
+  BUILD_PIDS=()
   key="$(inputs_hash "$IMAGES_DIR"/minio/* -- "$airflow_key")"
   # shellcheck disable=SC2046
   build_image s3 "$key" "$IMAGES_DIR/minio" $(tags_for "$minio_ref") $(tags_for "$mc_ref") -- \

@@ -22,6 +22,8 @@ compose() { $(compose_bin) "${COMPOSE_ARGS[@]}" "$@"; }
 teardown() {
   local rc=$?
   trap - EXIT INT TERM
+  local pid
+  for pid in "${BUILD_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   if [ "$STACK_UP" = 1 ]; then
     if [ "$rc" != 0 ]; then
       mkdir -p "$STATE_DIR/logs"
