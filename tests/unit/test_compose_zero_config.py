@@ -296,3 +296,15 @@ def test_the_host_setup_names_the_exact_command_for_what_is_missing(tmp_path: Pa
 def test_ci_runs_make_test_then_make_test_compose() -> None:
     text = (REPO / ".ci" / "run").read_text()
     assert text.index("make test PYTHON") < text.index("make test-compose PYTHON")
+
+
+def test_dag_processor_and_triggerer_checks_read_the_heartbeat_cheaply(tmp_path: Path) -> None:
+    # `airflow jobs check` boots the whole CLI: on a busy 2-core machine it ran past its 30 s timeout
+    # and marked a live triggerer unhealthy (found by make test-compose).
+    services = compose_config(tmp_path)["services"]
+    for name, component in (("airflow-dag-processor", "dag_processor"), ("airflow-triggerer", "triggerer")):
+        test = " ".join(services[name]["healthcheck"]["test"])
+        assert "airflow jobs check" not in test, name
+        assert (
+            f"scripts/health_probe.py --url http://airflow-api-server:8080 --components {component}" in test
+        )
