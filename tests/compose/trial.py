@@ -25,6 +25,7 @@ from typing import Any
 ORDER = ("ops_health_probe", "ops_metadata_backup", "ops_config_export", "ops_log_cleanup")
 ASSET_SCHEDULED = "ops_db_cleanup"
 RUN_TIMEOUT = float(os.environ.get("AIRFLOW_OPS_TRIAL_RUN_TIMEOUT", "300"))
+API_PATIENCE = float(os.environ.get("AIRFLOW_OPS_TRIAL_API_PATIENCE", "180"))
 
 
 class TrialFailed(Exception):
@@ -43,16 +44,26 @@ class Api:
         request.add_header("Content-Type", "application/json")
         if token is not None:
             request.add_header("Authorization", f"Bearer {token or self.token}")
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
-                return json.loads(response.read() or b"null")
-        except urllib.error.HTTPError as exc:
-            detail = exc.read().decode(errors="replace")[:300]
-            raise TrialFailed(f"{method} {path} answered {exc.code}: {detail}") from None
-        except OSError as exc:
-            raise TrialFailed(
-                f"{method} {path}: the api-server at {self.url} is unreachable ({exc})"
-            ) from None
+        # A busy 2-core machine can stall the api-server for a while: idempotent calls are retried
+        # for up to API_PATIENCE seconds; a POST (a trigger) never is, so no run is created twice.
+        deadline = time.monotonic() + (API_PATIENCE if method in ("GET", "PATCH") else 0)
+        while True:
+            try:
+                with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
+                    return json.loads(response.read() or b"null")
+            except urllib.error.HTTPError as exc:
+                if exc.code >= 500 and time.monotonic() < deadline:
+                    time.sleep(5)
+                    continue
+                detail = exc.read().decode(errors="replace")[:300]
+                raise TrialFailed(f"{method} {path} answered {exc.code}: {detail}") from None
+            except OSError as exc:
+                if time.monotonic() < deadline:
+                    time.sleep(5)
+                    continue
+                raise TrialFailed(
+                    f"{method} {path}: the api-server at {self.url} is unreachable ({exc})"
+                ) from None
 
     def get(self, path: str) -> Any:
         return self._call("GET", path)
