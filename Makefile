@@ -11,7 +11,7 @@ UV := $(TOOLS)/bin/uv
 export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR)/tools:$(CURDIR)
 
 .DEFAULT_GOAL := help
-.PHONY: help venv lock generate check-generated lint typecheck test test-unit test-integration demo bench clean
+.PHONY: help venv lock generate check-generated lint typecheck test test-prereqs test-unit test-integration test-compose demo bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-18s %s\n", $$1, $$2}'
@@ -56,8 +56,14 @@ test-unit: $(STAMP) ## Unit and DAG-integrity tests only (fast)
 test-integration: $(STAMP) ## Tests against real PostgreSQL, S3 and Airflow processes
 	$(BIN)/pytest -m integration tests
 
-test: $(STAMP) check-generated lint typecheck ## Everything CI runs: drift check, lint, types, the whole suite
+test-prereqs: ## Install (as root) / check what the suite needs: PostgreSQL, Redis, git, docker-compose
+	@bash tests/host-setup.sh
+
+test: test-prereqs $(STAMP) check-generated lint typecheck ## Everything CI runs: drift check, lint, types, the whole suite
 	$(BIN)/pytest tests
+
+test-compose: ## `docker compose up` for real on podman with stand-in images; every DAG via the REST API
+	bash tests/compose/run.sh
 
 demo: $(STAMP) ## Local Airflow with the bundle: run every DAG once under the real scheduler (DEMO_ARGS=--keep)
 	$(BIN)/python scripts/demo.py $(DEMO_ARGS)

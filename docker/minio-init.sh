@@ -2,8 +2,12 @@
 # Creates the bundle's buckets on the compose MinIO (idempotent), so that the backup, export and
 # log-archive DAGs work out of the box. Runs in the minio/mc image as the `minio-init` service.
 set -eu
-: "${MINIO_ROOT_USER:?set MINIO_ROOT_USER in .env}"
-: "${MINIO_ROOT_PASSWORD:?set MINIO_ROOT_PASSWORD in .env}"
+# The password comes from the file airflow-secrets wrote (MINIO_ROOT_PASSWORD_FILE) unless set directly.
+if [ -z "${MINIO_ROOT_PASSWORD:-}" ] && [ -n "${MINIO_ROOT_PASSWORD_FILE:-}" ]; then
+  MINIO_ROOT_PASSWORD="$(cat "$MINIO_ROOT_PASSWORD_FILE")"
+fi
+: "${MINIO_ROOT_USER:?minio-init: MINIO_ROOT_USER is empty: set it in .env or unset it for the default}"
+: "${MINIO_ROOT_PASSWORD:?minio-init: no MinIO password: MINIO_ROOT_PASSWORD_FILE must name the file airflow-secrets wrote}"
 BUCKETS="${AIRFLOW_OPS_BUCKETS:-airflow-ops-backups airflow-ops-exports airflow-ops-archive airflow-ops-logs}"
 
 i=0
