@@ -97,7 +97,15 @@ def test_celery_profile_adds_redis_worker_and_flower() -> None:
     in_celery = {name for name, svc in services.items() if "celery" in svc.get("profiles", [])}
     assert in_celery == {"redis", "airflow-worker", "flower"}
     always = {name for name, svc in services.items() if not svc.get("profiles")}
-    assert always == {"airflow-secrets", "postgres", "minio", "minio-init", "airflow-init", *AIRFLOW_SERVICES}
+    assert always == {
+        "airflow-secrets",
+        "postgres",
+        "minio",
+        "minio-init",
+        "airflow-init",
+        "alert-sink",
+        *AIRFLOW_SERVICES,
+    }
 
 
 def test_a_secret_left_out_of_the_env_file_is_left_to_the_generator(tmp_path: Path) -> None:
