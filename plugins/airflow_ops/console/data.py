@@ -90,6 +90,27 @@ def decode_report(value: Any) -> RunReport | None:
     return RunReport.from_dict(value)
 
 
+def schedule_interval(
+    summary: str | None, start: dt.datetime | None, end: dt.datetime | None
+) -> dt.timedelta | None:
+    """How often the DAG is due: its data interval, or (cron timetables in Airflow 3 have zero-length
+    data intervals) the gap between two fire times of its cron expression; ``None`` for asset- or
+    manually-triggered DAGs."""
+    if start is not None and end is not None and end > start:
+        return end - start
+    if not summary:
+        return None
+    try:
+        from croniter import croniter
+
+        it = croniter(summary.strip(), dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+        first, second = it.get_next(dt.datetime), it.get_next(dt.datetime)
+    except Exception:  # not a cron expression: "Asset", "None", a custom timetable's summary
+        return None
+    delta = second - first
+    return delta if isinstance(delta, dt.timedelta) and delta > dt.timedelta(0) else None
+
+
 def default_dag_ids() -> set[str]:
     from airflow_ops.registry import KINDS
 
@@ -123,10 +144,8 @@ def load(session: Any, since: dt.datetime, allowed: set[str] | None = None) -> S
             dag_id=r.dag_id,
             is_paused=bool(r.is_paused),
             next_run=r.next_dagrun,
-            interval=(
-                r.next_dagrun_data_interval_end - r.next_dagrun_data_interval_start
-                if r.next_dagrun_data_interval_start and r.next_dagrun_data_interval_end
-                else None
+            interval=schedule_interval(
+                r.timetable_summary, r.next_dagrun_data_interval_start, r.next_dagrun_data_interval_end
             ),
             schedule=r.timetable_summary,
         )

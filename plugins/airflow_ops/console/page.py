@@ -246,7 +246,7 @@ def svg_chart(chart: Chart, since: dt.datetime, now: dt.datetime) -> str:
 
     parts = [
         f'<svg class="chart-svg" viewBox="0 0 {W} {H}" width="{W}" height="{H}" role="img" '
-        f'aria-label="{escape(chart.title)}" xmlns="http://www.w3.org/2000/svg">',
+        f'aria-label="{escape(chart.title)}">',
         f'<line x1="{PAD_L}" y1="{H - PAD_B}" x2="{W - PAD_R}" y2="{H - PAD_B}" class="axis"/>',
         f'<text x="{PAD_L}" y="{H - 8}" class="tick">{since:%Y-%m-%d}</text>',
         f'<text x="{W - PAD_R}" y="{H - 8}" class="tick" text-anchor="end">{now:%Y-%m-%d}</text>',
@@ -261,8 +261,12 @@ def svg_chart(chart: Chart, since: dt.datetime, now: dt.datetime) -> str:
                 f'x="{x(p.when) - 3:.1f}" y="{mid - 20:.1f}" width="6" height="40" fill="{colors[p.label]}">'
                 f"<title>{p.when:%Y-%m-%d %H:%M} {escape(p.run_id)}: {p.label}</title></rect>"
             )
-        legend = " ".join(f"{k}" for k in colors)
-        parts.append(f'<text x="{PAD_L}" y="{PAD_T + 8}" class="tick">{legend}</text>')
+        for i, (name, color) in enumerate(colors.items()):
+            lx = PAD_L + i * 80
+            parts.append(
+                f'<rect x="{lx}" y="{PAD_T}" width="10" height="10" fill="{color}"/>'
+                f'<text x="{lx + 14}" y="{PAD_T + 9}" class="tick">{name}</text>'
+            )
     else:
         values = [p.value for p in pts if p.value is not None]
         top = max(values) if values else 1.0
