@@ -127,3 +127,10 @@ def test_long_series_are_thinned_keeping_the_last_point() -> None:
     pts = [page.Point(NOW - dt.timedelta(minutes=i), f"r{i}", float(i)) for i in range(2000, 0, -1)]
     thin = page._thin(pts)
     assert len(thin) == page.MAX_POINTS and thin[-1] is pts[-1]
+
+
+def test_a_thinned_verdict_timeline_keeps_every_critical_bucket() -> None:
+    pts = [page.Point(NOW - dt.timedelta(minutes=i), f"r{i}", 0.0) for i in range(9000, 0, -1)]
+    pts[4321].value = 2.0
+    thin = page._worst(pts)
+    assert len(thin) == page.MAX_POINTS and pts[4321] in thin

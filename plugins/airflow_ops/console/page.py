@@ -233,12 +233,25 @@ def _thin(points: list[Point], limit: int = MAX_POINTS) -> list[Point]:
     return [*picked, points[-1]]
 
 
+def _worst(points: list[Point], limit: int = MAX_POINTS) -> list[Point]:
+    """Thin a verdict timeline keeping the worst verdict of each bucket (a critical run never hides)."""
+    if len(points) <= limit:
+        return points
+    rank = {2.0: 3.0, 1.0: 2.0, None: 1.0, 0.0: 0.0}
+    step = len(points) / limit
+    out: list[Point] = []
+    for i in range(limit):
+        bucket = points[int(i * step) : int((i + 1) * step)] or [points[-1]]
+        out.append(max(bucket, key=lambda p: rank.get(p.value, 0.0)))
+    return out
+
+
 # -- rendering ---------------------------------------------------------------------------------
 W, H, PAD_L, PAD_R, PAD_T, PAD_B = 560, 170, 56, 12, 12, 28
 
 
 def svg_chart(chart: Chart, since: dt.datetime, now: dt.datetime) -> str:
-    pts = _thin(chart.points)
+    pts = _worst(chart.points) if chart.timeline else _thin(chart.points)
     span = max((now - since).total_seconds(), 1.0)
 
     def x(when: dt.datetime) -> float:
