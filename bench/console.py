@@ -100,7 +100,8 @@ def run() -> dict[str, float]:
                 resp.raise_for_status()
                 if n < 3:  # warm-up: the first request builds the app and imports
                     continue
-                match = re.search(r"dur=([0-9.]+)", resp.headers["Server-Timing"])
+                match = re.search(r"page;dur=([0-9.]+)", resp.headers["Server-Timing"])
+                print(resp.headers["Server-Timing"], f"wall={wall:.0f}", file=sys.stderr)
                 assert match, resp.headers
                 server_ms.append(float(match.group(1)))
                 wall_ms.append(wall)

@@ -166,7 +166,7 @@ def load(session: Any, since: dt.datetime, allowed: set[str] | None = None) -> S
         DagRun.run_after,
         DagRun.start_date,
         DagRun.end_date,
-        XComModel.value,
+        _report_value(session, XComModel.value),
     )
 
     ranked = (
@@ -218,6 +218,17 @@ def load(session: Any, since: dt.datetime, allowed: set[str] | None = None) -> S
                 verified = run
                 break
     return Snapshot(dags, latest, last_success, window, verified)
+
+
+def _report_value(session: Any, value: Any) -> Any:
+    """The report column, without its ``rows`` and ``details`` (display tables the page never shows,
+    the bulk of a large report) on PostgreSQL; a non-object JSON value is passed through whole."""
+    from sqlalchemy import case, func
+
+    if session.get_bind().dialect.name != "postgresql":
+        return value.label("value")
+    trimmed = value.op("-")("rows").op("-")("details")
+    return case((func.jsonb_typeof(value) == "object", trimmed), else_=value).label("value")
 
 
 def _backup_dag_ids(latest: dict[str, RunInfo], window: list[RunInfo]) -> set[str]:
