@@ -11,7 +11,7 @@ UV := $(TOOLS)/bin/uv
 export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR)/tools:$(CURDIR)
 
 .DEFAULT_GOAL := help
-.PHONY: help venv lock generate check-generated lint typecheck test test-prereqs test-unit test-integration test-compose demo bench clean
+.PHONY: help venv lock generate check-generated lint typecheck test test-prereqs test-unit test-integration test-compose demo bench clean browser
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-18s %s\n", $$1, $$2}'
@@ -53,17 +53,23 @@ typecheck: $(STAMP) ## mypy --strict on plugins/airflow_ops and tools/airflow_op
 test-unit: $(STAMP) ## Unit and DAG-integrity tests only (fast)
 	$(BIN)/pytest -m "not integration" tests
 
-test-integration: $(STAMP) ## Tests against real PostgreSQL, S3 and Airflow processes
+test-integration: $(STAMP) browser ## Tests against real PostgreSQL, S3 and Airflow processes
 	$(BIN)/pytest -m integration tests
 
-test-prereqs: ## Install (as root) / check what the suite needs: PostgreSQL, Redis, git, docker-compose
+test-prereqs: ## Install (as root) / check what the suite needs: PostgreSQL, Redis, git, docker-compose, Node.js
 	@bash tests/host-setup.sh
 
-test: test-prereqs $(STAMP) check-generated lint typecheck ## Everything CI runs: drift check, lint, types, the whole suite
+test: test-prereqs $(STAMP) browser check-generated lint typecheck ## Everything CI runs: drift check, lint, types, the whole suite
 	$(BIN)/pytest tests
 
 test-compose: ## `docker compose up` for real on podman with stand-in images; every DAG via the REST API
 	bash tests/compose/run.sh
+
+# The Maintenance page's browser test drives Debian's headless Chromium through chromedriver.
+browser: ## Install Debian's chromium and chromium-driver when missing (apt; sudo when not root)
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium chromium-driver; }
 
 demo: $(STAMP) ## Local Airflow with the bundle: run every DAG once under the real scheduler (DEMO_ARGS=--keep)
 	$(BIN)/python scripts/demo.py $(DEMO_ARGS)

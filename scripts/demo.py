@@ -47,6 +47,11 @@ ORDER = ("health_probe", "metadata_backup", "config_export", "log_cleanup", "db_
 BUCKETS = ("airflow-ops-backups", "airflow-ops-exports", "airflow-ops-archive", "airflow-ops-logs")
 
 
+def maintenance_url(base_url: str) -> str:
+    """The Maintenance nav entry inside the UI (the plugin's page itself is at /maintenance/)."""
+    return f"{base_url}/plugin/maintenance"
+
+
 def _postgres() -> tuple[PostgresServer, Any]:
     import psycopg2
 
@@ -162,6 +167,7 @@ def _run(args: argparse.Namespace, home: Path) -> int:
         with airflow_stack(home, pg, ROOT / "dags", ROOT / "plugins", extra_env=demo_env(s3, sink)) as stack:
             stack.wait_for_dags(dag_ids)
             print(f"Up in {time.monotonic() - started:.0f}s: UI {stack.base_url} (admin / {stack.password})")
+            print(f"Maintenance page: {maintenance_url(stack.base_url)}")
             errors = stack.import_errors()
             print(f"Import errors: {len(errors)}")
             for dag_id in dag_ids:
@@ -177,6 +183,7 @@ def _run(args: argparse.Namespace, home: Path) -> int:
             show_alert(stack, sink)
             if args.keep:
                 print(f"\nAirflow keeps running at {stack.base_url}; Ctrl-C to stop.")
+                print(f"Maintenance page (log in as admin first): {maintenance_url(stack.base_url)}")
                 try:
                     while True:
                         time.sleep(3600)

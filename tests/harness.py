@@ -40,6 +40,8 @@ ADMIN_USER = "admin"
 #: as, so the admin password never reaches a worker's environment.
 BOT_USER = "airflow-ops-bot"
 BOT_ROLE = "user"
+#: A SimpleAuthManager user with no role: authenticated, but may read nothing (403s, not 401s).
+NOACCESS_USER = "noaccess"
 
 
 def free_port() -> int:
@@ -352,6 +354,7 @@ class AirflowStack:
     scheduler_health_port: int = field(default_factory=free_port)
     password: str = field(default_factory=lambda: secrets.token_urlsafe(12))
     bot_password: str = field(default_factory=lambda: secrets.token_urlsafe(12))
+    noaccess_password: str = field(default_factory=lambda: secrets.token_urlsafe(12))
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     _logs: dict[str, IO[bytes]] = field(default_factory=dict)
     #: False: set no AIRFLOW__* config of our own, so an airflow.cfg (AIRFLOW_CONFIG in extra_env) rules
@@ -375,7 +378,7 @@ class AirflowStack:
                 "AIRFLOW__CORE__PARALLELISM": "8",
                 "AIRFLOW__CORE__FERNET_KEY": self._secret("fernet_key"),
                 "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin,{BOT_USER}:{BOT_ROLE}",
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin,{BOT_USER}:{BOT_ROLE},{NOACCESS_USER}:",
                 "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / PASSWORDS_FILE),
                 "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.base_url}/execution/",
                 "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.sql_alchemy_conn,
@@ -469,9 +472,12 @@ class AirflowStack:
     def write_passwords_file(self) -> Path:
         """SimpleAuthManager's passwords file: 0600 (an existing one is replaced) in the 0700 home."""
         private_dir(self.home)
-        return write_secret(
-            self.home / PASSWORDS_FILE, json.dumps({ADMIN_USER: self.password, BOT_USER: self.bot_password})
-        )
+        passwords = {
+            ADMIN_USER: self.password,
+            BOT_USER: self.bot_password,
+            NOACCESS_USER: self.noaccess_password,
+        }
+        return write_secret(self.home / PASSWORDS_FILE, json.dumps(passwords))
 
     def migrate(self) -> None:
         self.write_passwords_file()

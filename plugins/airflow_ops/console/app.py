@@ -1,0 +1,127 @@
+"""The Maintenance page's FastAPI app, mounted by the plugin on the api-server.
+
+Airflow mounts plugin apps without its own auth dependencies, so every route here declares them:
+the api-server's ``requires_access_dag("GET")`` (a JWT from the ``Authorization`` header or the
+UI's ``_token`` cookie; anonymous -> 401, no DAG read access -> 403), and the page then shows only
+the maintenance DAGs the user may read (none -> 403).
+
+Thresholds: ``[airflow_ops] console_backup_max_age_hours`` (default 36) and
+``[airflow_ops] console_log_free_min_pct`` (default 10), e.g.
+``AIRFLOW__AIRFLOW_OPS__CONSOLE_BACKUP_MAX_AGE_HOURS=26``.
+"""
+
+# No `from __future__ import annotations`: FastAPI resolves the routes' annotations at definition time,
+# and their types are imported inside create_app().
+
+import contextvars
+import datetime as dt
+import time
+from typing import Any
+
+from airflow_ops.console import data, page
+
+_queries: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
+    "ops_console_queries", default=None
+)
+_listening: set[int] = set()
+
+
+def _count_queries(session: Any) -> None:
+    """Count SQL statements of this request (reported in the ``X-Ops-Queries`` header)."""
+    from sqlalchemy import event
+
+    engine = session.get_bind()
+    if id(engine) in _listening:
+        return
+    _listening.add(id(engine))
+
+    def before(*_args: Any, **_kw: Any) -> None:
+        counter = _queries.get()
+        if counter is not None:
+            counter[0] += 1
+
+    event.listen(engine, "before_cursor_execute", before)
+
+
+def thresholds() -> page.Thresholds:
+    from airflow.configuration import conf
+
+    return page.Thresholds(
+        backup_max_age_hours=conf.getfloat("airflow_ops", "console_backup_max_age_hours", fallback=36.0),
+        log_free_min_pct=conf.getfloat("airflow_ops", "console_log_free_min_pct", fallback=10.0),
+    )
+
+
+def create_app() -> Any:
+    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.api_fastapi.common.db.common import SessionDep
+    from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_dag
+    from fastapi import Depends, FastAPI, HTTPException, Request, status
+    from fastapi.responses import HTMLResponse, RedirectResponse
+
+    app = FastAPI(
+        title="airflow-ops Maintenance",
+        dependencies=[Depends(requires_access_dag("GET"))],
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+
+    @app.get("/", response_class=HTMLResponse)
+    def maintenance_page(request: Request, user: GetUserDep, session: SessionDep) -> HTMLResponse:
+        started = time.perf_counter()
+        days = page.parse_days(request.query_params.get("days"))
+        now = dt.datetime.now(dt.UTC)
+        _count_queries(session)
+        counter = [0]
+        token = _queries.set(counter)
+        try:
+            wanted = data.default_dag_ids()
+            snap = data.load(session, now - dt.timedelta(days=days), allowed=None)
+            wanted |= {d.dag_id for d in snap.dags}
+            allowed = get_auth_manager().filter_authorized_dag_ids(dag_ids=wanted, user=user, method="GET")
+            if not allowed:
+                raise HTTPException(status.HTTP_403_FORBIDDEN, "No read access to the maintenance DAGs")
+            snap = _restrict(snap, allowed)
+            loaded = time.perf_counter()
+            html = page.render(snap, now=now, days=days, limits=thresholds(), username=user.get_name())
+        finally:
+            _queries.reset(token)
+        done = time.perf_counter()
+        elapsed_ms, db_ms, render_ms = (
+            (done - started) * 1000,
+            (loaded - started) * 1000,
+            (done - loaded) * 1000,
+        )
+        return HTMLResponse(
+            html,
+            headers={
+                "X-Ops-Queries": str(counter[0]),
+                "Server-Timing": f"page;dur={elapsed_ms:.1f}, db;dur={db_ms:.1f}, render;dur={render_ms:.1f}",
+                "Cache-Control": "no-store",
+                # Embedded by the Airflow UI (same origin) only.
+                "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+                "img-src 'self' data:; frame-ancestors 'self'",
+            },
+        )
+
+    @app.get("/health")
+    def console_health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/index.html", include_in_schema=False)
+    def index() -> RedirectResponse:
+        return RedirectResponse("./")
+
+    return app
+
+
+def _restrict(snap: data.Snapshot, allowed: set[str]) -> data.Snapshot:
+    backup = snap.latest_verified_backup
+    return data.Snapshot(
+        dags=[d for d in snap.dags if d.dag_id in allowed],
+        latest={k: v for k, v in snap.latest.items() if k in allowed},
+        last_success={k: v for k, v in snap.last_success.items() if k in allowed},
+        window=[r for r in snap.window if r.dag_id in allowed],
+        latest_verified_backup=backup if backup is not None and backup.dag_id in allowed else None,
+    )
