@@ -378,7 +378,9 @@ class AirflowStack:
                 "AIRFLOW__CORE__PARALLELISM": "8",
                 "AIRFLOW__CORE__FERNET_KEY": self._secret("fernet_key"),
                 "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin,{BOT_USER}:{BOT_ROLE},{NOACCESS_USER}:",
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": (
+                    f"{ADMIN_USER}:admin,{BOT_USER}:{BOT_ROLE},{NOACCESS_USER}:"
+                ),
                 "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / PASSWORDS_FILE),
                 "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.base_url}/execution/",
                 "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.sql_alchemy_conn,
