@@ -1,5 +1,5 @@
 """Maintenance-page history seeded through Airflow's REST API: a DAG run per point, its ``report``
-XCom, then its final state. Used by tests/integration/test_console.py and bench/console.py.
+XCom, then its final state. Used by tests/integration/test_aa_console.py and bench/console.py.
 
 The DAG must be paused while its runs are seeded, or the scheduler would run them.
 """

@@ -4,6 +4,9 @@ History is seeded through Airflow's own REST API (a DAG run per point with its `
 marked success/failed through the API), next to one real run of ``ops_health_probe`` under the
 real scheduler. The browser test drives Debian's headless Chromium with selenium: it logs in on
 Airflow's login page, opens the Maintenance nav entry inside the UI, and reads the embedded page.
+
+The file name sorts it before every other test of the shared Airflow: its seeded history must be
+the newest there (a real backup run by another test would be newer than the seeded 5-day-old one).
 """
 
 from __future__ import annotations
