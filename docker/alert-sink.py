@@ -69,7 +69,21 @@ class Smtp(socketserver.StreamRequestHandler):
                 self.reply("502 not implemented")
 
 
+def check() -> int:
+    """The container's health check: the webhook answers on 127.0.0.1 (the image resolves localhost to ::1)."""
+    import urllib.request
+
+    try:
+        urllib.request.urlopen("http://127.0.0.1:8025/health", timeout=5)
+    except OSError as exc:
+        print(f"alert-sink: not answering: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main() -> int:
+    if sys.argv[1:] == ["--check"]:
+        return check()
     socketserver.ThreadingTCPServer.allow_reuse_address = True
     smtp = socketserver.ThreadingTCPServer(("0.0.0.0", 1025), Smtp)  # noqa: S104 - the compose network only
     threading.Thread(target=smtp.serve_forever, daemon=True).start()
