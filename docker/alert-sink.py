@@ -70,7 +70,7 @@ class Smtp(socketserver.StreamRequestHandler):
 
 
 def check() -> int:
-    """The container's health check: the webhook answers on 127.0.0.1 (the image resolves localhost to ::1)."""
+    """The health check: the webhook answers on 127.0.0.1 (the image resolves localhost to ::1)."""
     import urllib.request
 
     try:
