@@ -43,6 +43,7 @@ def _pointer(s3: MotoServer, hours_ago: float, database: dict[str, Any] | None =
         "metadata-backup",
         {
             "dag_id": "ops_metadata_backup",
+            "logical_date": verified.isoformat(),
             "key": "metadata-backup/test/metadata.dump",
             "verified_at": verified.isoformat(),
             "sha256": "0" * 64,

@@ -136,3 +136,11 @@ def test_the_restore_cli_says_which_fernet_key_the_restored_db_needs() -> None:
     assert f"is {fingerprint('x' * 44)}: another key" in other
     assert key not in other
     assert fernet_line(None, {}).startswith("unknown")
+
+
+def test_a_pointer_without_a_logical_date_never_blocks_a_verified_backup() -> None:
+    from airflow_ops.backup.pointer import _pointer_when
+
+    assert _pointer_when({"key": "x"}) is None
+    assert _pointer_when({"logical_date": "not a date"}) is None
+    assert _pointer_when({"logical_date": "2026-11-23T00:00:00+00:00"}) is not None

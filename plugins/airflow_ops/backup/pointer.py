@@ -88,10 +88,19 @@ def mark_verified(
 
         logging.getLogger(__name__).warning("Replacing an unreadable pointer: %s", exc)
         current = None
-    if current and _when(current["logical_date"]) > _when(manifest.logical_date):
+    if current and (newer := _pointer_when(current)) is not None and newer > _when(manifest.logical_date):
         return False
     write_latest_verified(client, manifest.bucket, prefix, record)
     return True
+
+
+def _pointer_when(pointer: dict[str, Any]) -> Any:
+    """The pointer's logical date, or ``None`` when it has none (a hand-written or foreign pointer):
+    such a pointer cannot block a verified backup from replacing it."""
+    try:
+        return _when(str(pointer["logical_date"]))
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _when(text: str) -> Any:
