@@ -44,6 +44,16 @@ BOT_ROLE = "user"
 NOACCESS_USER = "noaccess"
 
 
+def stop_process(proc: subprocess.Popen[Any] | None) -> None:
+    """Terminate a server process we started, then kill it if it does not exit within 10 s."""
+    if proc and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -143,12 +153,7 @@ class MotoServer:
         return self
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        stop_process(self.proc)
 
     def client(self) -> Any:
         import boto3
@@ -286,12 +291,7 @@ class S3rverServer:
         return self
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        stop_process(self.proc)
 
     def client(self, **config: Any) -> Any:
         """A boto3 client with the bundle's retry policy; ``config`` goes to botocore's Config on top
