@@ -75,7 +75,9 @@ def plain_client(
     """
     import boto3
 
-    return boto3.client(
+    # A session of its own: boto3's default session keeps the first credentials it resolved for the
+    # life of the process, so a later change of the AWS environment would go unseen.
+    return boto3.session.Session().client(
         "s3",
         endpoint_url=endpoint_url or None,
         region_name=region or None,

@@ -117,9 +117,26 @@ def test_celery_profile_worker_runs_a_bundle_task(
         stack.start_celery_worker("profile", ["default"])
         stack.wait_for_dags(["ops_health_probe"], timeout=120)
         result = stack.run_dag("ops_health_probe", timeout=240)
-        assert result.task_states == {"probe": "success"}, (
-            result.log_text() + stack.component_log("worker-profile")[-3000:]
-        )
+        context = result.log_text() + stack.component_log("worker-profile")[-3000:]
+        # The profile sample defines no alert or S3 connection: the probe, run on the worker, must say
+        # exactly that, and find every Airflow component of the Celery profile healthy.
+        assert result.task_states == {"probe": "failed"}, context
+        report = stack.xcom("ops_health_probe", result.run_id, "probe", key="report")
+        verdicts = {row["name"]: row["verdict"] for row in report["rows"]}
+        unhealthy = {name for name, verdict in verdicts.items() if verdict != "ok"}
+        assert unhealthy == {
+            "alert_channel:email:smtp_default",
+            "alert_channel:webhook:ops_alert_webhook",
+            "backup_age_hours",
+        }, context
+        for component in (
+            "metadatabase",
+            "scheduler_heartbeat_age_s",
+            "triggerer_heartbeat_age_s",
+            "dag_processor_heartbeat_age_s",
+            "stuck_in_queued_events",
+        ):
+            assert verdicts[component] == "ok", context
         # the task really went through the Celery worker
         assert "ops_health_probe" in stack.component_log("worker-profile")
     finally:

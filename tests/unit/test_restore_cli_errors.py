@@ -63,3 +63,15 @@ def test_missing_credentials_are_one_line_exit_2(
     aws_env.delenv("AWS_SECRET_ACCESS_KEY")
     code, line = _run(capsys, "--endpoint-url", f"http://127.0.0.1:{_closed_port()}")
     assert code == 2 and "no AWS credentials found: set AWS_PROFILE" in line
+
+
+def test_cli_client_sees_the_current_aws_environment(aws_env: pytest.MonkeyPatch) -> None:
+    """One process may restore from two stores in turn (tests do): the second client must not reuse
+    the first client's credentials, as boto3's default session does."""
+    from airflow_ops.storage import plain_client
+
+    first = plain_client(region="us-east-1")
+    aws_env.setenv("AWS_ACCESS_KEY_ID", "second-store")
+    second = plain_client(region="us-east-1")
+    assert first._request_signer._credentials.access_key == "testing"
+    assert second._request_signer._credentials.access_key == "second-store"
