@@ -73,7 +73,9 @@ FLOWER_PORT ${FLOWER_PORT:-5555} flower")
 # Every container of the project: one-shot services exited 0, the others running and healthy. An
 # unhealthy service may still recover (a slow start on a busy machine): only the deadline fails it.
 wait_healthy() {  # wait_healthy WHAT
-  local deadline=$(( $(date +%s) + HEALTH_TIMEOUT )) pending
+  local since deadline pending
+  since=$(date +%s)
+  deadline=$(( since + HEALTH_TIMEOUT ))
   while true; do
     pending="$(podman ps -a --filter "label=com.docker.compose.project=$PROJECT" \
       --format '{{.Names}}' | while read -r name; do
@@ -83,7 +85,7 @@ wait_healthy() {  # wait_healthy WHAT
         $2 == "exited" { print "FAILED:" $5 " exited " $3; next }
         $2 == "running" && ($4 == "healthy" || $4 == "") { next }
         { print $5 "(" $2 "/" $4 ")" }')"
-    [ -z "$pending" ] && { echo "$1: every service healthy after $(( $(date +%s) - STARTED_AT )) s"; return 0; }
+    [ -z "$pending" ] && { echo "$1: every service healthy $(( $(date +%s) - since )) s after up ($(( $(date +%s) - STARTED_AT )) s into the run)"; return 0; }
     case "$pending" in
       *FAILED:*)
         local svc
