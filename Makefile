@@ -11,7 +11,7 @@ UV := $(TOOLS)/bin/uv
 export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR)/tools:$(CURDIR)
 
 .DEFAULT_GOAL := help
-.PHONY: help venv lock generate check-generated lint typecheck test test-prereqs test-unit test-integration test-compose demo bench clean browser
+.PHONY: help venv lock generate check-generated lint typecheck test test-prereqs test-unit test-integration test-compose demo bench soak clean browser
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-18s %s\n", $$1, $$2}'
@@ -76,6 +76,9 @@ demo: $(STAMP) ## Local Airflow with the bundle: run every DAG once under the re
 
 bench: $(STAMP) ## Write bench-results.json
 	$(BIN)/python -m bench --output bench-results.json
+
+soak: $(STAMP) ## The whole bundle for 30 min on compressed schedules (SOAK_MINUTES=30); writes soak-results.json
+	$(BIN)/python -m tests.soak --minutes $(or $(SOAK_MINUTES),30) --output soak-results.json
 
 clean: ## Remove the virtualenv and caches
 	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache .demo

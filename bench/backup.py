@@ -6,6 +6,11 @@
 * ``backup_peak_rss_mb``: peak RSS (VmHWM) of the process doing the upload, at 1 GB.
 * ``backup_rss_growth``: that peak at 1 GB divided by the peak at 100 MB (bounded memory: ~1).
 * ``backup_mb_per_s``: database size on disk divided by the backup's wall time.
+* ``backup_vs_awscli_ratio``: on a ~400 MB database, the backup's median wall time divided by that
+  of the pipeline a user would otherwise write, ``pg_dump -Fc | aws s3 cp - s3://...`` (awscli
+  ``AWSCLI_VERSION`` in its own virtualenv, built by the bench under ``~/.cache/airflow-ops-bench``),
+  against the same moto server; ``backup_vs_pg_dump_ratio_400mb`` is the same backup against bare
+  ``pg_dump -Fc > /dev/null``. The three are measured in rotated rounds (each goes first equally often).
 
 Each backup runs in a fresh subprocess (``python bench/backup.py --worker ...``) so its RSS is
 its own. The databases are created for the bench and dropped afterwards.
@@ -26,6 +31,9 @@ ROOT = Path(__file__).resolve().parents[1]
 BUCKET = "airflow-ops-bench"
 BIG_BYTES = 1_100_000_000
 SMALL_BYTES = 100_000_000
+MID_BYTES = 400_000_000
+AWSCLI_VERSION = "1.46.3"
+MID_ROUNDS = 6
 ROWS_PER_MB = 5200  # rows of the table below per MB on disk (measured, incl. the primary key)
 REPEATS = 3
 
@@ -73,6 +81,66 @@ def _pg_dump_seconds(pg: Any, dbname: str) -> float:
         check=True,
     )
     return time.monotonic() - t0
+
+
+def _awscli() -> Path:
+    """``aws`` of awscli ``AWSCLI_VERSION`` in a virtualenv of its own (built once, then reused)."""
+    venv = Path.home() / ".cache" / "airflow-ops-bench" / f"awscli-{AWSCLI_VERSION}"
+    aws = venv / "bin" / "aws"
+    if not aws.exists():
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+        pip = [str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check"]
+        subprocess.run([*pip, f"awscli=={AWSCLI_VERSION}"], check=True)
+    return aws
+
+
+def _awscli_pipeline_seconds(pg: Any, moto: Any, dbname: str, aws: Path, run: int) -> float:
+    """``pg_dump -Fc | aws s3 cp - s3://...``: the hand-written peer, with awscli's defaults."""
+    import os
+    import shlex
+
+    from airflow_ops.backup.pgtools import select_tool
+
+    tool = select_tool("pg_dump", 15, ["/usr/lib/postgresql/*/bin"])
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    cmd = (
+        f"set -o pipefail; {shlex.quote(tool.path)} -Fc -h 127.0.0.1 -U postgres {shlex.quote(dbname)}"
+        f" | {shlex.quote(str(aws))} --endpoint-url {shlex.quote(moto.endpoint_url)} s3 cp --only-show-errors"
+        f" - s3://{BUCKET}/awscli/{run}/dump.pgdump"
+    )
+    t0 = time.monotonic()
+    subprocess.run(["bash", "-c", cmd], env=env, check=True)
+    return time.monotonic() - t0
+
+
+def _versus_awscli(pg: Any, moto: Any, dbname: str) -> dict[str, float]:
+    aws = _awscli()
+    sides: dict[str, list[float]] = {"backup": [], "awscli": [], "pg_dump": []}
+    order = list(sides)
+    for run in range(MID_ROUNDS):
+        for side in order[run % 3 :] + order[: run % 3]:  # rotate who goes first
+            if side == "backup":
+                sides[side].append(_backup(pg, moto, dbname, 100 + run)["wall"])
+            elif side == "awscli":
+                sides[side].append(_awscli_pipeline_seconds(pg, moto, dbname, aws, run))
+            else:
+                sides[side].append(_pg_dump_seconds(pg, dbname))
+            _empty_bucket(moto)
+        print(
+            f"  400 MB round {run}: "
+            + ", ".join(f"{side} {values[-1]:.2f}s" for side, values in sides.items())
+        )
+    med = {side: statistics.median(values) for side, values in sides.items()}
+    print("  400 MB raw: " + json.dumps({k: [round(v, 2) for v in vs] for k, vs in sides.items()}))
+    return {
+        "backup_vs_awscli_ratio": round(med["backup"] / med["awscli"], 3),
+        "backup_vs_pg_dump_ratio_400mb": round(med["backup"] / med["pg_dump"], 3),
+    }
 
 
 def _backup(pg: Any, moto: Any, dbname: str, run: int) -> dict[str, float]:
@@ -148,6 +216,13 @@ def run() -> dict[str, float]:
         dbs.append(small)
         big = pg.create_database("airflow_ops_bench_backup_big")
         dbs.append(big)
+        mid = pg.create_database("airflow_ops_bench_backup_mid")
+        dbs.append(mid)
+        t0 = time.monotonic()
+        mid_size = _generate(pg, mid, MID_BYTES)
+        print(f"  generated {mid_size / 1e6:.0f} MB in {time.monotonic() - t0:.0f}s")
+        versus = _versus_awscli(pg, moto, mid)
+        pg.drop_database(dbs.pop())
         t0 = time.monotonic()
         small_size = _generate(pg, small, SMALL_BYTES)
         big_size = _generate(pg, big, BIG_BYTES)
@@ -171,6 +246,7 @@ def run() -> dict[str, float]:
             "backup_rss_growth": round(big_rss / small_rss, 3),
             "backup_mb_per_s": round(big_size / 1e6 / backup_wall, 1),
             "backup_db_size_mb": round(big_size / 1e6, 1),
+            **versus,
         }
     finally:
         moto.stop()
