@@ -132,11 +132,12 @@ def _versus_awscli(pg: Any, moto: Any, dbname: str) -> dict[str, float]:
                 sides[side].append(_pg_dump_seconds(pg, dbname))
             _empty_bucket(moto)
         print(
-            f"  400 MB round {run}: "
+            f"  {MID_BYTES / 1e6:.0f} MB round {run}: "
             + ", ".join(f"{side} {values[-1]:.2f}s" for side, values in sides.items())
         )
     med = {side: statistics.median(values) for side, values in sides.items()}
-    print("  400 MB raw: " + json.dumps({k: [round(v, 2) for v in vs] for k, vs in sides.items()}))
+    raw = {side: [round(v, 2) for v in values] for side, values in sides.items()}
+    print(f"  {MID_BYTES / 1e6:.0f} MB raw: {json.dumps(raw)}")
     return {
         "backup_vs_awscli_ratio": round(med["backup"] / med["awscli"], 3),
         "backup_vs_pg_dump_ratio_400mb": round(med["backup"] / med["pg_dump"], 3),
