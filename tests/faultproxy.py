@@ -8,6 +8,8 @@ Standard library only, one thread per client connection. Every request is read i
 - cut off: the proxy reads about half of the request body, then resets the connection (TCP RST,
   ``SO_LINGER`` 0) in the middle of it (``reset``), so the server never sees the request;
 - delayed by ``delay_s`` before it is forwarded (``latency``);
+- forwarded, and the connection reset instead of relaying the server's answer (``drop``): the
+  request took effect but the client cannot know, as when a load balancer dies mid-answer;
 - forwarded unchanged to the upstream server (a fresh connection per request), its answer
   relayed back.
 
@@ -82,7 +84,7 @@ class Rule:
     retries included; bursts of ``burst`` consecutive ones are hit, the first starting at ``first``,
     a new one every ``every`` (0: a single burst), ``limit`` faults at most (0: no limit)."""
 
-    kind: str  # "slowdown" | "reset" | "latency"
+    kind: str  # "slowdown" | "reset" | "drop" | "latency"
     ops: Collection[str] = ()
     first: int = 1
     burst: int = 1
@@ -93,8 +95,8 @@ class Rule:
     injected: int = 0
 
     def __post_init__(self) -> None:
-        if self.kind not in ("slowdown", "reset", "latency"):
-            raise ValueError(f"unknown fault kind {self.kind!r}: slowdown, reset or latency")
+        if self.kind not in ("slowdown", "reset", "drop", "latency"):
+            raise ValueError(f"unknown fault kind {self.kind!r}: slowdown, reset, drop or latency")
         if self.first < 1 or self.burst < 1 or self.every < 0 or (self.every and self.every < self.burst):
             raise ValueError(f"rule {self.kind}: need first >= 1, burst >= 1, every 0 or >= burst")
 
@@ -123,7 +125,7 @@ class Seen:
     target: str
     attempt: int
     invocation: str
-    fault: str  # "", "slowdown", "reset"; latency is counted separately
+    fault: str  # "", "slowdown", "reset", "drop"; latency is counted separately
     delayed_s: float
     status: int  # what the client got (0: reset)
 
@@ -261,6 +263,11 @@ class FaultProxy:
                     client.sendall(_slowdown(method, target))
                     self._record(Seen(op, method, target, attempt, invocation, fault, delay, 503))
                     continue
+                if fault == "drop":
+                    status, _ = self._forward(None, method, target, headers, body)
+                    self._record(Seen(op, method, target, attempt, invocation, fault, delay, status))
+                    _reset(client)
+                    return
                 status, keep = self._forward(client, method, target, headers, body)
                 self._record(Seen(op, method, target, attempt, invocation, "", delay, status))
                 if not keep or headers.get("connection", "").lower() == "close":
@@ -272,9 +279,15 @@ class FaultProxy:
                 rfile.close()
 
     def _forward(
-        self, client: socket.socket, method: str, target: str, headers: dict[str, str], body: bytes
+        self, client: socket.socket | None, method: str, target: str, headers: dict[str, str], body: bytes
     ) -> tuple[int, bool]:
-        """Send the request upstream on a fresh connection; relay the answer. (status, keep-alive)."""
+        """Send the request upstream on a fresh connection; relay the answer to ``client`` (``None``:
+        read and drop it). Returns (status, keep-alive)."""
+
+        def send(data: bytes) -> None:
+            if client is not None:
+                client.sendall(data)
+
         lines = [f"{method} {target} HTTP/1.1"]
         lines += [f"{k}: {v}" for k, v in headers.items() if k not in _HOP_BY_HOP]
         lines.append("Connection: close")
@@ -288,27 +301,27 @@ class FaultProxy:
             resp_headers = _read_headers(ufile)
             out = [status_line.rstrip(b"\r\n").decode("latin-1")]
             out += [f"{k}: {v}" for k, v in resp_headers.items() if k not in _HOP_BY_HOP]
-            framed = method == "HEAD" or status in (204, 304) or 100 <= status < 200
+            bodiless = method == "HEAD" or status in (204, 304) or 100 <= status < 200
             chunked = "chunked" in resp_headers.get("transfer-encoding", "").lower()
             length = resp_headers.get("content-length")
-            keep = framed or chunked or length is not None
+            keep = bodiless or chunked or length is not None
             out.append("Connection: keep-alive" if keep else "Connection: close")
-            client.sendall(("\r\n".join(out) + "\r\n\r\n").encode("latin-1"))
-            if framed:
+            send(("\r\n".join(out) + "\r\n\r\n").encode("latin-1"))
+            if bodiless:
                 return status, keep
             if chunked:
-                client.sendall(_read_chunked(ufile))
+                send(_read_chunked(ufile))
             elif length is not None:
                 left = int(length)
                 while left > 0:
                     data = ufile.read(min(left, 1 << 16))
                     if not data:
                         raise ConnectionError("upstream closed mid-body")
-                    client.sendall(data)
+                    send(data)
                     left -= len(data)
             else:
                 while data := ufile.read(1 << 16):
-                    client.sendall(data)
+                    send(data)
             return status, keep
 
 

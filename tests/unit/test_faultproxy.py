@@ -80,6 +80,17 @@ def test_reset_cuts_the_body_and_the_server_never_sees_the_request(upstream: str
         assert _Echo.bodies == [b"z" * 10]
 
 
+def test_drop_lets_the_request_take_effect_but_loses_the_answer(upstream: str) -> None:
+    with FaultProxy.to(upstream, Rule("drop", ops={"CompleteMultipartUpload"})) as proxy:
+        conn = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=10)
+        conn.request("POST", "/b/k?uploadId=u", body=b"<done/>")
+        with pytest.raises((ConnectionError, http.client.HTTPException)):
+            conn.getresponse().read()
+        conn.close()
+        assert _Echo.bodies == [b"<done/>"]  # the server got it
+        assert proxy.faults() == {("drop", "CompleteMultipartUpload"): 1}
+
+
 def test_latency_delays_matching_requests(upstream: str) -> None:
     with FaultProxy.to(upstream, Rule("latency", ops={"HeadObject"}, burst=1, every=1, delay_s=0.3)) as proxy:
         conn = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=10)
@@ -119,7 +130,7 @@ def test_operations_are_named_like_s3_names_them(method: str, target: str, op: s
 
 
 def test_a_bad_rule_is_refused_in_one_line() -> None:
-    with pytest.raises(ValueError, match="unknown fault kind 'drop'"):
-        Rule("drop")
+    with pytest.raises(ValueError, match="unknown fault kind 'lose'"):
+        Rule("lose")
     with pytest.raises(ValueError, match="every 0 or >= burst"):
         Rule("reset", burst=3, every=2)
