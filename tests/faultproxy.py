@@ -21,6 +21,7 @@ whatever process they run in.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import email.utils
 import socket
 import socketserver
@@ -136,7 +137,8 @@ class FaultProxy:
     upstream_port: int
     rules: list[Rule] = field(default_factory=list)
     seen: list[Seen] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _lock: threading.Condition = field(default_factory=threading.Condition)
+    _in_flight: int = 0
     _server: socketserver.ThreadingTCPServer | None = None
     _thread: threading.Thread | None = None
 
@@ -190,13 +192,20 @@ class FaultProxy:
             self.rules = list(rules)
 
     # -- figures --------------------------------------------------------------------------------
+    # A client may act on an answer before the proxy thread has recorded it: the figures wait (a
+    # little) for every request being handled to be recorded.
+    def _settled(self) -> None:
+        self._lock.wait_for(lambda: self._in_flight == 0, timeout=10)
+
     def requests(self, op: str | None = None) -> int:
         with self._lock:
+            self._settled()
             return sum(1 for s in self.seen if op is None or s.op == op)
 
     def faults(self) -> Counter[tuple[str, str]]:
         """(kind, operation) -> faults injected; latency counted as ``latency``."""
         with self._lock:
+            self._settled()
             out: Counter[tuple[str, str]] = Counter((s.fault, s.op) for s in self.seen if s.fault)
             out.update(("latency", s.op) for s in self.seen if s.delayed_s > 0)
             return out
@@ -204,6 +213,7 @@ class FaultProxy:
     def retries(self, op: str | None = None) -> int:
         """Requests the clients sent as a retry (botocore's ``attempt`` > 1)."""
         with self._lock:
+            self._settled()
             return sum(1 for s in self.seen if s.attempt > 1 and (op is None or s.op == op))
 
     def summary(self) -> str:
@@ -213,6 +223,7 @@ class FaultProxy:
         for (kind, _op), n in faults.items():
             by_kind[kind] += n
         with self._lock:
+            self._settled()
             retried = Counter(s.op for s in self.seen if s.attempt > 1)
             total = len(self.seen)
         kinds = ", ".join(f"{k} {n}" for k, n in sorted(by_kind.items())) or "none"
@@ -221,8 +232,10 @@ class FaultProxy:
 
     # -- the proxy ------------------------------------------------------------------------------
     def _decide(self, op: str) -> tuple[str, float]:
+        """The faults for this request; it counts as in flight until :meth:`_record`."""
         fault, delay = "", 0.0
         with self._lock:
+            self._in_flight += 1
             for rule in self.rules:
                 if rule.kind == "latency":
                     if rule.hit(op):
@@ -231,12 +244,23 @@ class FaultProxy:
                     fault = rule.kind
         return fault, delay
 
-    def _record(self, seen: Seen) -> None:
+    def _record(self, seen: Seen, status: int) -> bool:
+        """Record a handled request (no longer in flight); returns False, for ``pending``."""
         with self._lock:
-            self.seen.append(seen)
+            self.seen.append(dataclasses.replace(seen, status=status))
+            self._in_flight -= 1
+            self._lock.notify_all()
+        return False
+
+    def _abandon(self) -> None:
+        """A request that ended without a record (the client went away mid-request)."""
+        with self._lock:
+            self._in_flight -= 1
+            self._lock.notify_all()
 
     def _serve(self, client: socket.socket) -> None:
         rfile = client.makefile("rb")
+        pending = False
         try:
             while True:
                 head = _read_head(rfile)
@@ -246,12 +270,14 @@ class FaultProxy:
                 op = s3_operation(method, target, headers)
                 attempt, invocation = _attempt(headers)
                 fault, delay = self._decide(op)
+                pending = True
+                seen = Seen(op, method, target, attempt, invocation, fault, delay, 0)
                 expects = headers.get("expect", "").lower() == "100-continue"
                 if fault == "reset":
                     if expects:
                         client.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
                     _read_some(rfile, headers)
-                    self._record(Seen(op, method, target, attempt, invocation, fault, delay, 0))
+                    pending = self._record(seen, 0)
                     _reset(client)
                     return
                 if expects:
@@ -260,21 +286,23 @@ class FaultProxy:
                 if delay:
                     time.sleep(delay)
                 if fault == "slowdown":
+                    pending = self._record(seen, 503)  # before the answer: the client acts on it at once
                     client.sendall(_slowdown(method, target))
-                    self._record(Seen(op, method, target, attempt, invocation, fault, delay, 503))
                     continue
                 if fault == "drop":
                     status, _ = self._forward(None, method, target, headers, body)
-                    self._record(Seen(op, method, target, attempt, invocation, fault, delay, status))
+                    pending = self._record(seen, status)
                     _reset(client)
                     return
                 status, keep = self._forward(client, method, target, headers, body)
-                self._record(Seen(op, method, target, attempt, invocation, "", delay, status))
+                pending = self._record(seen, status)
                 if not keep or headers.get("connection", "").lower() == "close":
                     return
         except (ConnectionError, TimeoutError, OSError):
             return
         finally:
+            if pending:
+                self._abandon()
             with contextlib.suppress(OSError):
                 rfile.close()
 
