@@ -11,7 +11,10 @@ import hashlib
 import json
 import logging
 import os
+import threading
+import uuid
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from airflow_ops.exceptions import AirflowOpsError
@@ -24,7 +27,10 @@ DELETE_BATCH = 1000
 #: botocore's retry policy for every client the bundle builds (tasks and CLIs), set here and only
 #: here: "standard" mode retries throttling (503 SlowDown), 500/502/504 and connection errors
 #: (reset mid-part, read timeouts) with exponential backoff and jitter, up to ``total_max_attempts``
-#: calls in all. An AWS connection's ``config_kwargs.retries`` overrides it.
+#: calls in all. An AWS connection's ``config_kwargs.retries`` overrides it. Chosen, not defaulted:
+#: botocore's default "legacy" mode makes 5 attempts without throttling-aware backoff; 8 standard
+#: attempts wait up to ~71 s (rand x min(2^i, 20) s) through a SlowDown storm per call, and resets
+#: back off from 50 ms. README "S3 stores: retries, checksums and other implementations" says why.
 RETRIES: dict[str, Any] = {"mode": "standard", "total_max_attempts": 8}
 
 #: The botocore options that make a client send and check payload checksums only where the
@@ -118,7 +124,50 @@ def aws_reason(exc: BaseException) -> str:
     if isinstance(resp, dict) and "Error" in resp:
         err = resp["Error"]
         return f"{err.get('Code')}: {err.get('Message')}"
-    return f"{type(exc).__name__}: {exc}"
+    return " ".join(f"{type(exc).__name__}: {exc}".split())
+
+
+#: Error codes botocore's standard mode retries (throttling and transient server errors).
+_TRANSIENT_CODES = {
+    "SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException",
+    "ServiceUnavailable", "InternalError", "RequestTimeout", "RequestTimeoutException",
+    "PriorRequestNotComplete", "429", "500", "502", "503", "504",
+}  # fmt: skip
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and what it wraps (boto3's S3UploadFailedError wraps the ClientError)."""
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        yield cur
+        cur = cur.__cause__ or cur.__context__
+
+
+def transient(exc: BaseException) -> bool:
+    """Whether ``exc`` is what retries are for: throttling, a 5xx, a reset or timed-out connection."""
+    from botocore.exceptions import ConnectionError as BotoConnectionError
+    from botocore.exceptions import HTTPClientError
+
+    for cause in _causes(exc):
+        if isinstance(cause, (BotoConnectionError, HTTPClientError)):
+            return True
+        if http_status(cause) in (429, 500, 502, 503, 504) or error_code(cause) in _TRANSIENT_CODES:
+            return True
+    return False
+
+
+def fix_for(exc: BaseException, otherwise: str) -> str:
+    """The fix to name for a failed call: ``otherwise`` unless the store was failing transiently,
+    in which case retrying was already done (:data:`RETRIES`) and more of it is the fix."""
+    if not transient(exc):
+        return otherwise
+    return (
+        f"the store kept failing through {attempts(exc)} (throttling, 5xx or connection resets; "
+        "retry policy airflow_ops.storage.RETRIES): re-run when it has recovered, or give the AWS "
+        "connection more attempts (extra config_kwargs retries.total_max_attempts)"
+    )
 
 
 def sse_args(sse: str | None, kms_key_id: str | None = None) -> dict[str, str]:
@@ -173,27 +222,113 @@ def put_confirmed(
         )
     except Exception as exc:
         raise StorageError(
-            f"upload to s3://{bucket}/{key} failed: {aws_reason(exc)} (check the bucket exists and the AWS "
-            "connection may write to it)"
+            f"upload to s3://{bucket}/{key} failed: {aws_reason(exc)} (fix: "
+            + fix_for(exc, "check the bucket exists and the AWS connection may write to it")
+            + ")"
         ) from exc
     confirm(client, bucket, key, len(data), digest)
     return digest
 
 
+@dataclass
+class UploadTracker:
+    """Records the upload ids of the multipart uploads ``client`` creates while it is registered,
+    with the store's ``Date`` of each creation (``began``: the server's clock, not ours)."""
+
+    client: Any
+    upload_ids: list[str] = field(default_factory=list)
+    began: dict[str, str] = field(default_factory=dict)
+    _uid: str = field(default_factory=lambda: f"airflow-ops-{uuid.uuid4().hex}")
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __enter__(self) -> UploadTracker:
+        self.client.meta.events.register(
+            "after-call.s3.CreateMultipartUpload", self._created, unique_id=self._uid
+        )
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.client.meta.events.unregister("after-call.s3.CreateMultipartUpload", unique_id=self._uid)
+
+    def _created(self, parsed: dict[str, Any] | None = None, **_: Any) -> None:
+        upload_id = (parsed or {}).get("UploadId")
+        if upload_id:
+            date = (parsed or {}).get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")
+            with self._lock:
+                self.upload_ids.append(str(upload_id))
+                if date:
+                    self.began[str(upload_id)] = str(date)
+
+    def completed_unanswered(self, bucket: str, key: str, size: int) -> bool:
+        """Whether the last upload completed although the call failed: the store took
+        CompleteMultipartUpload but the answer was lost, and botocore's retry of it failed (moto and
+        S3 answer a repeated completion 200; s3rver answers 500, another store NoSuchUpload). True
+        only when an object of exactly ``size`` bytes sits at ``key``, created since that upload
+        began by the store's clock (S3 dates a multipart object from its creation; 1 s of slack for
+        the second-resolution dates)."""
+        import datetime as dt
+        import email.utils
+
+        if not self.upload_ids:
+            return False
+        began = self.began.get(self.upload_ids[-1])
+        if began is None:
+            return False
+        try:
+            head = self.client.head_object(Bucket=bucket, Key=key)
+            since = email.utils.parsedate_to_datetime(began) - dt.timedelta(seconds=1)
+            return int(head["ContentLength"]) == size and bool(head["LastModified"] >= since)
+        except Exception:
+            return False
+
+
 def upload_file_confirmed(
     client: Any, bucket: str, key: str, path: str | os.PathLike[str], sse: dict[str, str] | None = None
 ) -> int:
-    """Upload a local file with the transfer manager, then confirm its size; return the size."""
+    """Upload a local file with the transfer manager, then confirm its size; return the size.
+
+    A file above the transfer manager's threshold goes up in parts: when that fails, every multipart
+    upload it created is aborted (the transfer manager tries too, but its abort can fail in the same
+    outage), and one that cannot be aborted is named in the error.
+    """
     size = os.path.getsize(path)
+    tracker = UploadTracker(client)
     try:
-        client.upload_file(str(path), bucket, key, ExtraArgs=sse or None)
+        with tracker:
+            client.upload_file(str(path), bucket, key, ExtraArgs=sse or None)
     except Exception as exc:
+        left = abort_uploads(client, bucket, key, tracker.upload_ids)
         raise StorageError(
-            f"upload to s3://{bucket}/{key} failed: {aws_reason(exc)} (check the bucket exists and the AWS "
-            "connection may write to it)"
+            f"upload to s3://{bucket}/{key} failed: {aws_reason(exc)}; "
+            + (left or "no object was written at that key")
+            + " (fix: "
+            + fix_for(exc, "check the bucket exists and the AWS connection may write to it")
+            + ")"
         ) from exc
     confirm(client, bucket, key, size)
     return size
+
+
+def abort_uploads(client: Any, bucket: str, key: str, upload_ids: list[str]) -> str:
+    """Abort these multipart uploads of ``key`` (already gone counts as aborted); ``""`` when none is
+    left, else one sentence naming what is left and how to remove it."""
+    left: list[tuple[str, str]] = []
+    for upload_id in upload_ids:
+        try:
+            client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+        except Exception as exc:
+            if error_code(exc) in ("NoSuchUpload", "404") or http_status(exc) == 404:
+                continue
+            left.append((upload_id, aws_reason(exc)))
+    if not left:
+        return ""
+    upload_id, reason = left[0]
+    return (
+        f"no object was written at that key, but its incomplete multipart upload {upload_id} could not be "
+        f"aborted ({reason}){f' (and {len(left) - 1} more)' if len(left) > 1 else ''}: remove it with "
+        f"`aws s3api abort-multipart-upload --bucket {bucket} --key {key} --upload-id {upload_id}` or a "
+        "bucket lifecycle rule AbortIncompleteMultipartUpload"
+    )
 
 
 def read_bytes(client: Any, bucket: str, key: str) -> bytes:
@@ -316,7 +451,7 @@ def delete_keys(client: Any, bucket: str, keys: Iterable[str]) -> int:
         except Exception as exc:
             left = doomed[start:]
             raise StorageError(
-                f"deleting in s3://{bucket} failed after {_attempts(exc)}: {aws_reason(exc)}; {len(left)} "
+                f"deleting in s3://{bucket} failed after {attempts(exc)}: {aws_reason(exc)}; {len(left)} "
                 f"key(s) left: {_some(left)} (fix: grant s3:DeleteObject or wait for the store to recover, "
                 "then re-run)"
             ) from exc
@@ -340,7 +475,11 @@ def _some(keys: list[str], limit: int = 5) -> str:
     return shown + (f" ... (+{len(keys) - limit} more)" if len(keys) > limit else "")
 
 
-def _attempts(exc: BaseException) -> str:
-    resp = getattr(exc, "response", None)
-    tried = resp.get("ResponseMetadata", {}).get("RetryAttempts") if isinstance(resp, dict) else None
-    return f"{int(tried) + 1} attempt(s)" if tried is not None else "botocore's retries"
+def attempts(exc: BaseException) -> str:
+    """How many attempts a failed call made (``8 attempt(s)``), as far as botocore says."""
+    for cause in _causes(exc):
+        resp = getattr(cause, "response", None)
+        tried = resp.get("ResponseMetadata", {}).get("RetryAttempts") if isinstance(resp, dict) else None
+        if tried is not None:
+            return f"{int(tried) + 1} attempt(s)"
+    return "botocore's retries"

@@ -11,21 +11,22 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
-import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from typing import IO, Any
+from dataclasses import dataclass
+from typing import IO, Any, NoReturn
 
 from airflow_ops.backup.errors import BackupError, BackupTargetError
 from airflow_ops.storage import (
     StorageError,
+    UploadTracker,
     aws_reason,
     confirm,
     endpoint_of,
     error_code,
+    fix_for,
     http_status,
     put_confirmed,
+    transient,
     warn_once,
 )
 
@@ -73,6 +74,11 @@ class HashingReader:
         return False
 
     @property
+    def at_eof(self) -> bool:
+        """Whether the whole stream was read (and ``on_eof`` passed)."""
+        return self._eof
+
+    @property
     def sha256(self) -> str:
         return self._sha.hexdigest()
 
@@ -90,13 +96,20 @@ def check_bucket(client: Any, bucket: str) -> None:
                 f"bucket {bucket!r} does not exist (or is not visible to the AWS connection). Fix: create it "
                 f"(aws s3 mb s3://{bucket}) or set `bucket` in the DAG's config to an existing bucket."
             ) from None
+        if transient(exc):
+            raise BackupTargetError(
+                f"cannot access bucket {bucket!r}: S3 answered {http_status(exc) or code} "
+                f"({aws_reason(exc)}) to HeadBucket; nothing was dumped. Fix: {fix_for(exc, '')}."
+            ) from None
         raise BackupTargetError(
             f"cannot access bucket {bucket!r}: {code or exc}. Fix: grant the AWS connection's identity "
             "s3:ListBucket, s3:PutObject, s3:GetObject, s3:DeleteObject, s3:AbortMultipartUpload on it."
         ) from None
     except BotoCoreError as exc:
         raise BackupTargetError(
-            f"cannot reach S3 for bucket {bucket!r}: {exc}. Fix: check the AWS connection's endpoint/region."
+            f"cannot reach S3 for bucket {bucket!r}: {aws_reason(exc)}; nothing was dumped. Fix: "
+            + fix_for(exc, "check the AWS connection's endpoint/region")
+            + "."
         ) from None
 
 
@@ -140,31 +153,6 @@ def abort_dangling_uploads(client: Any, bucket: str, key: str) -> int:
     return aborted
 
 
-@dataclass
-class UploadTracker:
-    """Records the upload ids of the multipart uploads ``client`` creates while it is registered."""
-
-    client: Any
-    upload_ids: list[str] = field(default_factory=list)
-    _uid: str = field(default_factory=lambda: f"airflow-ops-{uuid.uuid4().hex}")
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def __enter__(self) -> UploadTracker:
-        self.client.meta.events.register(
-            "after-call.s3.CreateMultipartUpload", self._created, unique_id=self._uid
-        )
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.client.meta.events.unregister("after-call.s3.CreateMultipartUpload", unique_id=self._uid)
-
-    def _created(self, parsed: dict[str, Any] | None = None, **_: Any) -> None:
-        upload_id = (parsed or {}).get("UploadId")
-        if upload_id:
-            with self._lock:
-                self.upload_ids.append(str(upload_id))
-
-
 @dataclass(frozen=True)
 class UploadResult:
     size_bytes: int
@@ -201,23 +189,53 @@ def stream_upload(
         with tracker:
             client.upload_fileobj(reader, bucket, key, ExtraArgs=extra_args or None, Config=config)
     except BaseException as exc:
-        left = _abort_after_failure(
-            cleanup_client() if cleanup_client else client, bucket, key, tracker.upload_ids
+        if (
+            isinstance(exc, BackupError)
+            or not isinstance(exc, Exception)
+            or not reader.at_eof
+            or not tracker.completed_unanswered(bucket, key, reader.size)
+        ):
+            _failed(exc, client, bucket, key, reader, tracker, cleanup_client)
+        # The store completed the upload; only its answer was lost. The HEAD below confirms the
+        # size, and verify checks the sha256 computed on the way before anything trusts the dump.
+        log.warning(
+            "CompleteMultipartUpload of s3://%s/%s failed (%s) but the object it completes is there "
+            "(%d bytes, created by this upload): the answer was lost, not the upload",
+            bucket,
+            key,
+            aws_reason(exc),
+            reader.size,
         )
-        if isinstance(exc, BackupError):
-            if left:
-                raise type(exc)(f"{exc} {_left_behind(bucket, key, left)}") from exc
-            raise
-        if not isinstance(exc, Exception):
-            raise
-        raise BackupTargetError(
-            f"upload to s3://{bucket}/{key} failed after {reader.size} bytes: {_describe(exc)}. "
-            + (_left_behind(bucket, key, left) if left else _ABORTED)
-            + " Fix: check the S3 endpoint and the "
-            "AWS connection, then re-run the task (re-running a date rewrites its own backup)."
-        ) from exc
     _confirm_dump(client, bucket, key, reader.size)
     return UploadResult(reader.size, reader.sha256)
+
+
+def _failed(
+    exc: BaseException,
+    client: Any,
+    bucket: str,
+    key: str,
+    reader: HashingReader,
+    tracker: UploadTracker,
+    cleanup_client: Callable[[], Any] | None,
+) -> NoReturn:
+    """Abort what this upload left, then raise one line naming what failed and what is left."""
+    left = _abort_after_failure(
+        cleanup_client() if cleanup_client else client, bucket, key, tracker.upload_ids
+    )
+    if isinstance(exc, BackupError):
+        if left:
+            raise type(exc)(f"{exc} {_left_behind(bucket, key, left)}") from exc
+        raise exc
+    if not isinstance(exc, Exception):
+        raise exc
+    raise BackupTargetError(
+        f"upload to s3://{bucket}/{key} failed after {reader.size} bytes: {_describe(exc)}. "
+        + (_left_behind(bucket, key, left) if left else _ABORTED)
+        + " Fix: "
+        + fix_for(exc, "check the S3 endpoint and the AWS connection")
+        + ", then re-run the task (re-running a date rewrites its own backup)."
+    ) from exc
 
 
 _ABORTED = "The multipart upload was aborted: no object was written at that key."
@@ -255,6 +273,12 @@ def _confirm_dump(client: Any, bucket: str, key: str, size: int) -> None:
             removed = "The object was deleted."
         except Exception as delete_exc:
             removed = f"Deleting it failed too ({aws_reason(delete_exc)}): delete it by hand."
+        if exc.__cause__ is not None:  # the HEAD itself failed: nothing says the body is wrong
+            raise BackupTargetError(
+                f"{exc}. {removed} Fix: "
+                + fix_for(exc.__cause__, "let the AWS connection read what it writes (s3:GetObject)")
+                + ", then re-run."
+            ) from None
         raise BackupTargetError(
             f"{exc}. {removed} Fix: when the store does not understand botocore's checksummed "
             "(aws-chunked) uploads, set the AWS connection's extra config_kwargs "
@@ -264,7 +288,7 @@ def _confirm_dump(client: Any, bucket: str, key: str, size: int) -> None:
 
 
 def _describe(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
+    text = " ".join(str(exc).split()) or type(exc).__name__
     return text if len(text) < 300 else text[:300] + "..."
 
 

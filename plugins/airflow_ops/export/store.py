@@ -17,6 +17,7 @@ from airflow_ops.storage import (
     StorageError,
     aws_reason,
     delete_keys,
+    fix_for,
     list_objects,
     put_confirmed,
     read_json,
@@ -80,16 +81,42 @@ def load_manifest(client: Any, bucket: str, ref: ExportRef) -> dict[str, Any]:
 def upload_export(
     client: Any, bucket: str, key: str, blob: bytes, manifest: dict[str, Any], sse_kms_key_id: str | None
 ) -> dict[str, Any]:
-    """Upload the object and confirm it (size and sha256), then write and confirm the manifest."""
+    """Upload the object and confirm it (size and sha256), then write and confirm the manifest.
+
+    A re-run of a date first removes that date's manifest, so an old manifest never describes the
+    new object; when the object or the manifest cannot be stored, the object is deleted again, so a
+    failed upload leaves neither an object without its manifest nor a manifest of another object.
+    """
     sse = sse_args("aws:kms", sse_kms_key_id) if sse_kms_key_id else {}
+    manifest_key = key + MANIFEST_SUFFIX
+    try:
+        client.delete_object(Bucket=bucket, Key=manifest_key)
+    except Exception as exc:
+        raise ExportStoreError(
+            f"cannot replace s3://{bucket}/{manifest_key}: {aws_reason(exc)}; nothing was uploaded "
+            "(fix: " + fix_for(exc, "grant the AWS connection s3:DeleteObject") + ")"
+        ) from None
     try:
         sha = put_confirmed(client, bucket, key, blob, "application/octet-stream", sse)
         manifest = {**manifest, "object_key": key, "object_sha256": sha, "object_bytes": len(blob)}
         body = json.dumps(manifest, sort_keys=True).encode("utf-8")
-        put_confirmed(client, bucket, key + MANIFEST_SUFFIX, body, "application/json", sse)
+        put_confirmed(client, bucket, manifest_key, body, "application/json", sse)
     except StorageError as exc:
-        raise ExportStoreError(str(exc)) from None
+        raise ExportStoreError(f"{exc}; {_remove_unlisted(client, bucket, key)}") from None
     return manifest
+
+
+def _remove_unlisted(client: Any, bucket: str, key: str) -> str:
+    """Delete an object whose manifest could not be written; say what is left."""
+    try:
+        client.delete_object(Bucket=bucket, Key=key)
+    except Exception as exc:
+        return (
+            f"the export object could not be removed either ({aws_reason(exc)}): s3://{bucket}/{key} may "
+            "be left without its manifest (listings and retention ignore it; the next run of this date "
+            "replaces it)"
+        )
+    return "no export of this date is stored; re-run the task"
 
 
 def delete_exports(client: Any, bucket: str, refs: list[ExportRef]) -> int:
