@@ -23,8 +23,25 @@ MAX_POINTS = 400  # per series; longer series are thinned evenly (the last point
 
 @dataclass(frozen=True)
 class Thresholds:
+    """The attention list's limits; the defaults are the ``[airflow_ops]`` options' (:data:`OPTIONS`)."""
+
     backup_max_age_hours: float = 36.0
     log_free_min_pct: float = 10.0
+
+
+#: The ``[airflow_ops]`` options the page reads (airflow.cfg or ``AIRFLOW__AIRFLOW_OPS__<OPTION>``,
+#: on the api-server), each setting the :class:`Thresholds` field named here. airflow.cfg.template
+#: renders them, and the cfg schema check knows them, from this table.
+OPTIONS: dict[str, str] = {
+    "console_backup_max_age_hours": "backup_max_age_hours",
+    "console_log_free_min_pct": "log_free_min_pct",
+}
+
+
+def option_defaults() -> dict[str, float]:
+    """``{option: default}`` of :data:`OPTIONS`."""
+    defaults = Thresholds()
+    return {option: float(getattr(defaults, field)) for option, field in OPTIONS.items()}
 
 
 @dataclass(frozen=True)
