@@ -62,11 +62,19 @@ def deadline_details(context: Mapping[str, Any], deadline: Mapping[str, Any]) ->
         "run_id": run.get("dag_run_id"),
         "state": run.get("state"),
         "deadline": f"{minutes:g} min after {_AFTER_WORDS.get(str(deadline['after']), deadline['after'])}",
-        "deadline_time": str(missed.get("deadline_time")) if missed.get("deadline_time") else None,
+        "deadline_time": _iso(missed.get("deadline_time")),
         "queued_at": run.get("queued_at"),
         "logical_date": run.get("logical_date"),
         "start_date": run.get("start_date"),
     }
+
+
+def _iso(value: Any) -> str | None:
+    import datetime as dt
+
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    return None if value is None else str(value)
 
 
 def deadline_text(details: dict[str, Any]) -> str:
