@@ -61,6 +61,7 @@ dag = build_dag(
                                    'conn_id': 'smtp_default',
                                    'from_email': None},
                       'webhook': {'conn_id': 'ops_alert_webhook', 'timeout_seconds': 10.0}},
+        'deadline': None,
         'note_conn_id': 'airflow_ops_api',
         'metadata_db_conn_id': 'airflow_metadata_db',
         'fernet_key_conn_id': None,

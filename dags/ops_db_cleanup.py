@@ -58,6 +58,7 @@ dag = build_dag(
         'retry_delay_minutes': 5,
         'dagrun_timeout_minutes': 360,
         'alerts': {'email': None, 'webhook': {'conn_id': 'ops_alert_webhook', 'timeout_seconds': 10.0}},
+        'deadline': None,
         'note_conn_id': 'airflow_ops_api',
         'metadata_db_conn_id': 'airflow_metadata_db',
         'retention_days': 90,

@@ -54,6 +54,7 @@ dag = build_dag(
         'retry_delay_minutes': 5,
         'dagrun_timeout_minutes': 120,
         'alerts': {'email': None, 'webhook': {'conn_id': 'ops_alert_webhook', 'timeout_seconds': 10.0}},
+        'deadline': None,
         'note_conn_id': 'airflow_ops_api',
         'retention_days': 30,
         'per_dag_retention_days': {'ops_metadata_backup': 90},

@@ -14,7 +14,7 @@ from typing import Any
 
 from airflow.sdk import DAG
 
-from airflow_ops.notifiers import failure_notifiers
+from airflow_ops.notifiers import deadline_alert, failure_notifiers
 from airflow_ops.registry import KINDS
 
 
@@ -31,6 +31,7 @@ def dag_kwargs(spec: Mapping[str, Any], doc_md: str) -> dict[str, Any]:
         "dagrun_timeout": dt.timedelta(minutes=spec["dagrun_timeout_minutes"]),
         "tags": list(spec["tags"]),
         "doc_md": doc_md,
+        "deadline": deadline_alert(spec),
         "default_args": {
             "owner": spec["owner"],
             "retries": spec["retries"],

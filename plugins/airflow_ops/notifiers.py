@@ -1,4 +1,9 @@
-"""Failure alerting through Airflow's notifier API: e-mail over SMTP and a JSON webhook."""
+"""Alerting through Airflow's notifier API: e-mail over SMTP and a JSON webhook.
+
+Two events reach the same channels: a task that failed after its last retry (``on_failure_callback``,
+:func:`failure_notifiers`) and a run that missed its deadline (Airflow's deadline alerts: an
+``AsyncCallback`` of :func:`deadline_missed`, run by the triggerer).
+"""
 
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ def failure_details(context: Any) -> dict[str, Any]:
     dag = context.get("dag")
     exc = context.get("exception")
     return {
+        "event": "task_failed",
         "dag_id": getattr(ti, "dag_id", None) or getattr(dag, "dag_id", None),
         "run_id": getattr(ti, "run_id", None) or getattr(dag_run, "run_id", None),
         "task_id": getattr(ti, "task_id", None),
@@ -37,26 +43,76 @@ def failure_text(details: dict[str, Any]) -> str:
     )
 
 
+def failure_subject(details: dict[str, Any]) -> str:
+    return f"[airflow-ops] FAILED {details['dag_id']}.{details['task_id']} try {details['try_number']}"
+
+
+_AFTER_WORDS = {"queued_at": "it was queued", "logical_date": "its logical date"}
+
+
+def deadline_details(context: Mapping[str, Any], deadline: Mapping[str, Any]) -> dict[str, Any]:
+    """What an on-call engineer needs from a missed deadline. ``context`` is what Airflow's scheduler
+    hands the callback (``dag_run``: the run as the REST API shows it, ``deadline``: its time)."""
+    run = context.get("dag_run") or {}
+    missed = context.get("deadline") or {}
+    minutes = float(deadline["minutes"])
+    return {
+        "event": "deadline_missed",
+        "dag_id": run.get("dag_id"),
+        "run_id": run.get("dag_run_id"),
+        "state": run.get("state"),
+        "deadline": f"{minutes:g} min after {_AFTER_WORDS.get(str(deadline['after']), deadline['after'])}",
+        "deadline_time": _iso(missed.get("deadline_time")),
+        "queued_at": run.get("queued_at"),
+        "logical_date": run.get("logical_date"),
+        "start_date": run.get("start_date"),
+    }
+
+
+def _iso(value: Any) -> str | None:
+    import datetime as dt
+
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    return None if value is None else str(value)
+
+
+def deadline_text(details: dict[str, Any]) -> str:
+    return (
+        f":alarm_clock: Airflow maintenance run missed its deadline: {details['dag_id']} "
+        f"(run {details['run_id']}, state {details['state']}) has not succeeded "
+        f"{details['deadline']} (deadline {details['deadline_time']})\n"
+        f"Queued: {details['queued_at']}, started: {details['start_date']}"
+    )
+
+
+def deadline_subject(details: dict[str, Any]) -> str:
+    return f"[airflow-ops] DEADLINE MISSED {details['dag_id']} run {details['run_id']}"
+
+
 #: Incremented (StatsD) for every alert that could not be delivered.
 DELIVERY_FAILED_METRIC = "airflow_ops.alert_delivery_failed"
 
 
 @contextlib.contextmanager
-def delivery(channel: str, conn_id: str, context: Any) -> Iterator[None]:
+def delivery(channel: str, conn_id: str, details: Mapping[str, Any]) -> Iterator[None]:
     """Record an alert that could not be delivered: the log at ERROR (naming the channel, the
-    connection and the fix), a metric, then re-raise: a failed alert is never silent."""
+    connection and the fix), a metric, then re-raise: a failed alert is never silent.
+
+    ``details``: :func:`failure_details` or :func:`deadline_details`."""
     try:
         yield
     except Exception as exc:
-        details = failure_details(context)
+        deadline = details.get("event") == "deadline_missed"
+        what = f"{channel} deadline" if deadline else channel
+        target = details.get("dag_id") if deadline else f"{details.get('dag_id')}.{details.get('task_id')}"
         log.error(
-            "ALERT NOT DELIVERED: %s alert for %s.%s (run %s) through connection %r failed: %s. "
+            "ALERT NOT DELIVERED: %s alert for %s (run %s) through connection %r failed: %s. "
             "Fix the connection (the health probe's alert_channel checks say what is wrong); "
             "the failure itself is in the run's report and note.",
-            channel,
-            details["dag_id"],
-            details["task_id"],
-            details["run_id"],
+            what,
+            target,
+            details.get("run_id"),
             conn_id,
             _one_line(exc),
         )
@@ -160,20 +216,23 @@ class WebhookNotifier(BaseNotifier):
         self.timeout_seconds = timeout_seconds
 
     def notify(self, context: Any) -> None:
-        with delivery("webhook", self.conn_id, context):
+        details = failure_details(context)
+        self.send(details, failure_subject(details), failure_text(details))
+
+    def send(self, details: dict[str, Any], subject: str, text: str) -> None:
+        """Post one alert (``subject`` is for e-mail; a webhook message is its ``text``)."""
+        with delivery("webhook", self.conn_id, details):
             import requests
 
             from airflow_ops.connections import get_connection, http_url
 
-            conn = get_connection(self.conn_id, "failure alert webhook", kind="webhook")
+            conn = get_connection(self.conn_id, "alert webhook", kind="webhook")
             url = http_url(conn)
-            details = failure_details(context)
-            payload = {"text": failure_text(details), **details}
-            resp = requests.post(url, json=payload, timeout=self.timeout_seconds)
+            resp = requests.post(url, json={"text": text, **details}, timeout=self.timeout_seconds)
             if resp.status_code >= 400:
                 # The URL is a secret: name the connection and the status, never the URL.
                 raise RuntimeError(f"the webhook answered HTTP {resp.status_code}")
-        log.info("Failure alert posted to webhook connection %s", self.conn_id)
+        log.info("%s alert posted to webhook connection %s", details["event"], self.conn_id)
 
 
 class EmailNotifier(BaseNotifier):
@@ -188,30 +247,30 @@ class EmailNotifier(BaseNotifier):
         self.from_email = from_email
 
     def notify(self, context: Any) -> None:
-        with delivery("email", self.conn_id, context):
+        details = failure_details(context)
+        self.send(details, failure_subject(details), failure_text(details))
+
+    def send(self, details: dict[str, Any], subject: str, text: str) -> None:
+        with delivery("email", self.conn_id, details):
             from airflow.providers.smtp.hooks.smtp import SmtpHook
 
-            details = failure_details(context)
-            subject = (
-                f"[airflow-ops] FAILED {details['dag_id']}.{details['task_id']} try {details['try_number']}"
-            )
-            body = failure_text(details).replace("\n", "<br>\n")
             with SmtpHook(smtp_conn_id=self.conn_id) as hook:
                 hook.send_email_smtp(
                     to=self.to,
                     subject=subject,
-                    html_content=body,
+                    html_content=text.replace("\n", "<br>\n"),
                     from_email=self.from_email or hook.from_email or "airflow-ops@localhost",
                 )
-        log.info("Failure alert e-mailed to %d recipient(s) via %s", len(self.to), self.conn_id)
+        log.info("%s alert e-mailed to %d recipient(s) via %s", details["event"], len(self.to), self.conn_id)
 
 
-def failure_notifiers(alerts: Mapping[str, Any]) -> list[Callable[..., Any]]:
-    """Notifiers for every task's ``on_failure_callback`` (runs once, after the last retry).
+def failure_notifiers(alerts: Mapping[str, Any]) -> list[Any]:
+    """The notifiers of one ``alerts`` block: every task's ``on_failure_callback`` (runs once, after
+    the last retry), and the channels :func:`deadline_missed` sends through.
 
     ``alerts``: the validated ``alerts`` block of a DAG file's literal (``airflow_ops.schema.AlertsConfig``).
     """
-    notifiers: list[Callable[..., Any]] = []
+    notifiers: list[Any] = []
     email = alerts.get("email")
     if email:
         notifiers.append(
@@ -223,3 +282,60 @@ def failure_notifiers(alerts: Mapping[str, Any]) -> list[Callable[..., Any]]:
             WebhookNotifier(conn_id=webhook["conn_id"], timeout_seconds=webhook["timeout_seconds"])
         )
     return notifiers
+
+
+async def deadline_missed(
+    *, alerts: Mapping[str, Any], deadline: Mapping[str, Any], context: Mapping[str, Any] | None = None
+) -> list[str]:
+    """The deadline alert's callback: Airflow's triggerer awaits it when a run missed its deadline.
+
+    Sends through every channel of ``alerts`` (the DAG's own, as for failures), each in a worker
+    thread (the notifiers are synchronous: connections, SMTP and HTTP would block the triggerer's
+    event loop). A channel that fails is logged (``ALERT NOT DELIVERED``) and counted; the others
+    still send; then the callback fails naming the first failure (the callback's state in Airflow).
+    Returns the channels that delivered.
+    """
+    import asyncio
+
+    details = deadline_details(context or {}, deadline)
+    subject, text = deadline_subject(details), deadline_text(details)
+    notifiers = failure_notifiers(alerts)
+    results = await asyncio.gather(
+        *(asyncio.to_thread(n.send, details, subject, text) for n in notifiers), return_exceptions=True
+    )
+    failed = [r for r in results if isinstance(r, BaseException)]
+    if failed:
+        raise RuntimeError(
+            f"{len(failed)} of {len(notifiers)} deadline alert channel(s) failed: {_one_line(failed[0])}"
+        )
+    return [f"{type(n).__name__}:{n.conn_id}" for n in notifiers]
+
+
+def deadline_alert(spec: Mapping[str, Any]) -> Any:
+    """The ``DAG(deadline=...)`` of a DAG file's literal, or ``None`` without a ``deadline`` block.
+
+    Deterministic: the callback's kwargs are the literal's own JSON-native values, so Airflow keeps
+    the same deadline-alert row (and one dag_version) across re-parses.
+    """
+    deadline = spec.get("deadline")
+    if not deadline:
+        return None
+    import datetime as dt
+
+    # airflow.sdk exports these too, but its type stub (3.3.2) does not list them.
+    from airflow.sdk.definitions.callback import AsyncCallback
+    from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
+
+    reference = {
+        "queued_at": DeadlineReference.DAGRUN_QUEUED_AT,
+        "logical_date": DeadlineReference.DAGRUN_LOGICAL_DATE,
+    }[deadline["after"]]
+    return DeadlineAlert(
+        reference=reference,
+        interval=dt.timedelta(minutes=float(deadline["minutes"])),
+        callback=AsyncCallback(
+            deadline_missed,
+            kwargs={"alerts": dict(spec.get("alerts") or {}), "deadline": dict(deadline)},
+        ),
+        name=f"{spec['dag_id']} deadline",
+    )

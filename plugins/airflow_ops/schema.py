@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 _CRON_PRESETS = {"@once", "@continuous", "@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly"}
 
@@ -42,6 +43,23 @@ class AlertsConfig(StrictModel):
     webhook: WebhookAlert | None = None
 
 
+class DeadlineConfig(StrictModel):
+    """The run must have succeeded ``minutes`` after ``after``, or its alert channels hear of it.
+
+    Airflow's own deadline alerts (``DAG(deadline=DeadlineAlert(...))``, 3.1+): the scheduler notices
+    the missed deadline, the triggerer runs the alert (``airflow_ops.notifiers.deadline_missed``).
+    """
+
+    minutes: float = Field(
+        gt=0, le=7 * 24 * 60, description="Minutes after `after` by which the run must succeed."
+    )
+    after: Literal["queued_at", "logical_date"] = Field(
+        "queued_at",
+        description="queued_at: when the run was queued (any schedule, manual runs included); "
+        "logical_date: the run's logical date, so a late scheduler counts too (cron schedules only).",
+    )
+
+
 class CommonConfig(StrictModel):
     """Fields shared by every kind. Kind-specific models subclass this."""
 
@@ -55,6 +73,8 @@ class CommonConfig(StrictModel):
     retry_delay_minutes: int = Field(5, ge=1, le=1440)
     dagrun_timeout_minutes: int = Field(120, ge=1, le=7 * 24 * 60)
     alerts: AlertsConfig = AlertsConfig()
+    #: Alert (through ``alerts``) when a run has not succeeded in time; ``None``: no deadline.
+    deadline: DeadlineConfig | None = None
     #: When set and the connection exists, the run report is also written as the DAG run note.
     note_conn_id: str | None = Field("airflow_ops_api")
 
@@ -78,3 +98,27 @@ class CommonConfig(StrictModel):
     def _tags(cls, value: list[str]) -> list[str]:
         tags = list(dict.fromkeys(["maintenance", *value]))
         return tags
+
+    @field_validator("deadline")
+    @classmethod
+    def _deadline(cls, value: DeadlineConfig | None, info: ValidationInfo) -> DeadlineConfig | None:
+        if value is None:
+            return value
+        alerts = info.data.get("alerts")
+        if alerts is not None and alerts.email is None and alerts.webhook is None:
+            raise ValueError(
+                "a deadline alerts through the DAG's alert channels, and it has none: "
+                "set alerts.email and/or alerts.webhook"
+            )
+        schedule = info.data.get("schedule")
+        if value.after == "logical_date" and schedule is not None and not is_time_schedule(schedule):
+            raise ValueError(
+                f"after: logical_date never fires on schedule {schedule!r} (its runs have no logical "
+                "date): use after: queued_at"
+            )
+        return value
+
+
+def is_time_schedule(schedule: str) -> bool:
+    """A cron expression or preset: runs with a logical date (an Asset schedule's runs have none)."""
+    return schedule in _CRON_PRESETS or len(schedule.split()) == 5

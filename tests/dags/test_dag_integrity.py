@@ -134,3 +134,51 @@ def test_report_step_runs_whatever_happened_upstream(dagbag: Any, dag_file: Path
         report.trigger_rule == "all_done" or not report.upstream_task_ids
     )
     assert report.retries == 0
+
+
+SERIALIZE = """
+import hashlib, json, sys
+from airflow.dag_processing.dagbag import DagBag
+from airflow.serialization.serialized_objects import DagSerialization
+bag = DagBag(dag_folder=sys.argv[1])
+out = {}
+for dag_id, dag in sorted(bag.dags.items()):
+    data = DagSerialization.to_dict(dag)["dag"]
+    digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+    out[dag_id] = [digest, data.get("deadline")]
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.process
+def test_serialization_is_the_same_in_every_process_deadlines_included(tmp_path: Path) -> None:
+    """Airflow keeps one dag_version per DAG while its serialization is unchanged: two parses in
+    processes with different hash seeds must serialize every DAG identically (deadline alerts too)."""
+    outs = []
+    for seed in ("1", "2"):
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")},
+            "PYTHONHASHSEED": seed,
+            "AIRFLOW_HOME": str(tmp_path),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "PYTHONPATH": str(REPO / "plugins"),
+        }
+        proc = subprocess.run(
+            [sys.executable, "-c", SERIALIZE, str(REPO / "dags")],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        outs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    assert outs[0] == outs[1]
+    assert set(outs[0]) == {p.stem for p in DAG_FILES}
+    # The shipped backup declares a deadline: Airflow's own, its callback importable by path.
+    [deadline] = outs[0]["ops_metadata_backup"][1]
+    callback = deadline["callback"]["__data__"]
+    assert callback["path"] == "airflow_ops.notifiers.deadline_missed"
+    assert callback["kwargs"]["deadline"] == {"minutes": 90.0, "after": "queued_at"}
+    assert deadline["reference"] == {"reference_type": "DagRunQueuedAtDeadline"}
+    assert outs[0]["ops_health_probe"][1] is None

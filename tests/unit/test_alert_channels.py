@@ -17,6 +17,7 @@ from airflow_ops.notifiers import (
     alert_warnings,
     channel_problem,
     delivery,
+    failure_details,
 )
 
 
@@ -101,7 +102,7 @@ def test_a_delivery_failure_is_logged_at_error_and_raised(caplog: pytest.LogCapt
     with (
         caplog.at_level(logging.ERROR, logger="airflow_ops.notifiers"),
         pytest.raises(RuntimeError),
-        delivery("webhook", "ops_alert_webhook", context),
+        delivery("webhook", "ops_alert_webhook", failure_details(context)),
     ):
         raise RuntimeError("connection refused")
     [record] = [r for r in caplog.records if r.levelno == logging.ERROR]

@@ -227,6 +227,37 @@ def test_a_non_integer_is_refused() -> None:
         render("local", sample_environ("local", AIRFLOW_OPS_PARALLELISM="many"))
 
 
+@pytest.mark.parametrize("profile", list(PROFILES))
+def test_every_option_the_console_reads_is_rendered_with_the_pages_default(profile: str) -> None:
+    from airflow_ops.console.page import OPTIONS, Thresholds
+
+    text = render(profile, sample_environ(profile)).text
+    section = parsed(text)["airflow_ops"]
+    assert set(section) == set(OPTIONS)
+    for option, field in OPTIONS.items():
+        assert float(section[option]) == getattr(Thresholds(), field)
+        # explained: a comment right above the option
+        above = text.split(f"\n{option} = ")[0].rsplit("\n", 1)[-1]
+        assert above.startswith("# "), option
+
+
+def test_the_page_reads_each_rendered_option(monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow_ops.console import app
+    from airflow_ops.console.page import OPTIONS, Thresholds
+
+    assert app.thresholds() == Thresholds()
+    for n, (option, field) in enumerate(OPTIONS.items()):
+        monkeypatch.setenv(f"AIRFLOW__AIRFLOW_OPS__{option.upper()}", str(n + 0.5))
+        assert getattr(app.thresholds(), field) == n + 0.5
+
+
+def test_console_limits_come_from_the_environment_and_bad_ones_are_refused() -> None:
+    env = sample_environ("local", AIRFLOW_OPS_CONSOLE_BACKUP_MAX_AGE_HOURS="26.5")
+    assert parsed(render("local", env).text)["airflow_ops"]["console_backup_max_age_hours"] == "26.5"
+    with pytest.raises(RenderRefused, match="AIRFLOW_OPS_CONSOLE_LOG_FREE_MIN_PCT='low' is not a number"):
+        render("local", sample_environ("local", AIRFLOW_OPS_CONSOLE_LOG_FREE_MIN_PCT="low"))
+
+
 # -- writing ----------------------------------------------------------------------------------
 def test_writing_a_new_file(tmp_path: Path) -> None:
     out = tmp_path / "airflow.cfg"

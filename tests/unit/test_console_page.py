@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from airflow_ops.console import page
-from airflow_ops.console.data import DagInfo, RunInfo, Snapshot, decode_report
+from airflow_ops.console.data import ChartRun, DagInfo, RunInfo, Snapshot, chart_run, decode_report
 
 NOW = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)
@@ -36,6 +36,12 @@ def run(dag: str, run_id: str, when: dt.datetime, state: str = "success", rep: A
     return RunInfo(dag, run_id, state, when, when, when + dt.timedelta(seconds=5), rep)
 
 
+def point(run: RunInfo) -> ChartRun:
+    """``run`` as a window row (what data.load reads for the charts)."""
+    assert run.run_after is not None
+    return chart_run(run.dag_id, run.run_id, run.run_after, run.report.to_dict() if run.report else None)
+
+
 def dag(dag_id: str, paused: bool = False, interval: dt.timedelta | None = DAY) -> DagInfo:
     return DagInfo(dag_id, paused, NOW + dt.timedelta(hours=1), interval, "@daily")
 
@@ -49,6 +55,36 @@ def test_decode_report_is_none_for_other_versions_and_garbage() -> None:
     assert decode_report({**good.to_dict(), "unexpected": 1}) is None
     for junk in (None, "not json", 3, [1, 2], b"\xff"):
         assert decode_report(junk) is None
+
+
+def test_a_window_row_is_a_report_exactly_when_decode_report_gives_one() -> None:
+    good = report("health_probe", "ops_health_probe", "h1", NOW, ok=False, critical=2).to_dict()
+    values: list[Any] = [
+        good,
+        json.dumps(good),  # set through the REST API: a JSON string in the JSONB column
+        {k: v for k, v in good.items() if k not in ("rows", "details", "warnings", "headline")},  # trimmed
+        {**good, "schema_version": 0},
+        {**good, "unexpected": 1},
+        {k: v for k, v in good.items() if k != "title"},
+        {**good, "failure": {"step": "x"}},  # a failure without its reason
+        {**good, "failure": "boom"},
+        {**good, "failure": {}},  # falsy: no failure
+        {**good, "failure": {"step": "s", "reason": "r", "done": [], "not_done": [], "x": 1}},
+        {**good, "metrics": [1]},
+        None,
+        "not json",
+        3,
+        [1, 2],
+        b"\xff",
+    ]
+    for value in values:
+        row = chart_run("d", "r", NOW, value)
+        decoded = decode_report(value)
+        assert row.report == (decoded is not None), value
+        if decoded is not None:
+            assert (row.kind, row.ok, row.failed) == (decoded.kind, decoded.ok, decoded.failure is not None)
+            if isinstance(decoded.metrics, dict):
+                assert row.metrics == decoded.metrics
 
 
 def test_attention_names_each_problem() -> None:
@@ -74,7 +110,7 @@ def test_attention_names_each_problem() -> None:
             "ops_metadata_backup": NOW - 3 * DAY,
             "ops_health_probe": NOW - dt.timedelta(minutes=4),
         },
-        window=[b],
+        window=[point(b)],
         latest_verified_backup=b,
     )
     problems = {(p.dag_id, p.code) for p in page.attention(snap, NOW, page.Thresholds())}
@@ -99,8 +135,8 @@ def test_charts_show_no_data_points_and_explain_empty_ones() -> None:
         latest={},
         last_success={},
         window=[
-            run("ops_metadata_backup", "b1", NOW - DAY, rep=good),
-            run("ops_metadata_backup", "b2", NOW - 2 * DAY, rep=None),  # missing XCom / older schema
+            point(run("ops_metadata_backup", "b1", NOW - DAY, rep=good)),
+            point(run("ops_metadata_backup", "b2", NOW - 2 * DAY, rep=None)),  # missing XCom / older schema
         ],
         latest_verified_backup=None,
     )

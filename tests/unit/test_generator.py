@@ -203,3 +203,59 @@ def test_separate_locations_and_export_dags_sharing_a_prefix_are_accepted(tmp_pa
     )
     proc = _generate(cfg_dir, tmp_path / "dags")
     assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("deadline", "field", "reason"),
+    [
+        ("{minutes: 0}", "deadline.minutes", "greater than 0"),
+        ("{minutes: soon}", "deadline.minutes", "valid number"),
+        ("{minutes: 90, after: started}", "deadline.after", "'queued_at' or 'logical_date'"),
+        ("{minutes: 90, within: 3}", "deadline.within", "unknown key"),
+        ("{after: queued_at}", "deadline.minutes", "Field required"),
+    ],
+)
+def test_a_misconfigured_deadline_is_one_line_naming_file_and_field(
+    tmp_path: Path, deadline: str, field: str, reason: str
+) -> None:
+    cfg_dir = tmp_path / "config"
+    cfg_dir.mkdir()
+    text = (REPO / "config" / "ops_metadata_backup.yml").read_text()
+    text = text.replace("deadline:\n  minutes: 90\n", f"deadline: {deadline}\n")
+    assert f"deadline: {deadline}" in text
+    (cfg_dir / "ops_metadata_backup.yml").write_text(text)
+    proc = _generate(cfg_dir, tmp_path / "dags")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    [line] = proc.stderr.strip().splitlines()
+    assert line.startswith(f"error: {cfg_dir / 'ops_metadata_backup.yml'}: {field}: "), line
+    assert reason in line and "Traceback" not in proc.stderr
+    assert not (tmp_path / "dags").exists()
+
+
+def test_a_deadline_needs_an_alert_channel_and_a_logical_date() -> None:
+    from airflow_ops.exceptions import ConfigError
+
+    base = {"kind": "db_cleanup", "dag_id": "ops_db_cleanup"}
+    with pytest.raises(ConfigError, match=r"deadline: .*set alerts.email and/or alerts.webhook"):
+        parse_config({**base, "deadline": {"minutes": 30}})
+    with pytest.raises(ConfigError, match=r"deadline: .*never fires on schedule 'backup_asset'.*queued_at"):
+        parse_config(
+            {**base, "alerts": {"webhook": {}}, "deadline": {"minutes": 30, "after": "logical_date"}}
+        )
+    ok = parse_config({**base, "alerts": {"webhook": {}}, "deadline": {"minutes": 30}})
+    assert ok.deadline is not None and ok.deadline.after == "queued_at"
+
+
+def test_a_deadline_renders_into_the_dag_and_its_doc() -> None:
+    cfg = parse_config(
+        {
+            "kind": "log_cleanup",
+            "dag_id": "ops_log_cleanup",
+            "alerts": {"webhook": {"conn_id": "hook"}},
+            "deadline": {"minutes": 45, "after": "logical_date"},
+        }
+    )
+    text = render_dag_file(cfg, "config/ops_log_cleanup.yml")
+    assert "'deadline': {'minutes': 45.0, 'after': 'logical_date'}" in text
+    assert "**Deadline.** A run must succeed within 45 min of its logical date" in text
+    assert "webhook `hook`" in text

@@ -195,6 +195,15 @@ class _Renderer:
             self.problems.append(f"{name}={value!r} is not an integer >= {minimum}: set a whole number")
         return value
 
+    def env_float(self, name: str, default: str, minimum: float = 0.0) -> str:
+        value = self.env(name, default)
+        try:
+            if not float(value) >= minimum:  # also refuses nan
+                raise ValueError
+        except ValueError:
+            self.problems.append(f"{name}={value!r} is not a number >= {minimum:g}: set e.g. {default}")
+        return value
+
     def env_bool(self, name: str, default: str) -> str:
         value = self.env(name, default)
         if value.lower() not in ("true", "false"):
@@ -341,7 +350,9 @@ def render(
         env=renderer.env,
         env_int=renderer.env_int,
         env_bool=renderer.env_bool,
+        env_float=renderer.env_float,
         secret=renderer.secret,
+        bundle_defaults={k: f"{v:g}" for k, v in bundle_options().items()},
         check_admin_password=renderer.check_admin_password,
     )
     renderer.check_executor()
@@ -434,8 +445,16 @@ def write_passwords_file(environ: Mapping[str, str], path: Path, user: str = "ad
 ConfigSchema = dict[str, dict[str, str]]
 
 
+def bundle_options() -> dict[str, float]:
+    """The bundle's own ``[airflow_ops]`` options and their defaults (the Maintenance page's limits)."""
+    from airflow_ops.console.page import option_defaults
+
+    return option_defaults()
+
+
 def airflow_config_schema(extra: Path | None = None) -> ConfigSchema:
-    """Sections and options Airflow knows: core ``config.yml``, installed providers, and ``extra`` (JSON)."""
+    """Sections and options Airflow knows: core ``config.yml``, installed providers, ``extra`` (JSON),
+    and the bundle's own ``[airflow_ops]`` section (:func:`bundle_options`)."""
     import importlib.resources
 
     import yaml
@@ -456,6 +475,7 @@ def airflow_config_schema(extra: Path | None = None) -> ConfigSchema:
         for section, options in json.loads(extra.read_text()).items():
             if not section.startswith("_"):
                 schema.setdefault(section, {}).update(options)
+    schema.setdefault("airflow_ops", {}).update({k: "float" for k in bundle_options()})
     return schema
 
 
@@ -486,7 +506,17 @@ def schema_problems(text: str, schema: ConfigSchema, sensitive: set[tuple[str, s
                 problems.append(f"[{section}] {option} = {value!r} is not an integer")
             elif kind == "boolean" and value.lower() not in ("true", "false"):
                 problems.append(f"[{section}] {option} = {value!r} is not a boolean")
+            elif kind == "float" and not _is_float(value):
+                problems.append(f"[{section}] {option} = {value!r} is not a number")
     return problems
+
+
+def _is_float(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
 
 
 def lint_findings(

@@ -38,7 +38,10 @@ def render_doc(cfg: CommonConfig) -> str:
     from airflow_ops.dbclean.tables import EXCLUDED_TABLES
 
     template = _ENV.from_string(kind.doc_template.read_text(encoding="utf-8"))
-    return template.render(cfg=cfg, excluded_tables=EXCLUDED_TABLES).strip()
+    doc = template.render(cfg=cfg, excluded_tables=EXCLUDED_TABLES).strip()
+    if cfg.deadline is not None:  # shared by every kind: one template
+        doc += "\n\n" + _ENV.get_template("deadline.md.j2").render(cfg=cfg).strip()
+    return doc
 
 
 def render_dag_file(cfg: CommonConfig, source: str) -> str:

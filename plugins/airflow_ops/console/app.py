@@ -5,9 +5,9 @@ the api-server's ``requires_access_dag("GET")`` (a JWT from the ``Authorization`
 UI's ``_token`` cookie; anonymous -> 401, no DAG read access -> 403), and the page then shows only
 the maintenance DAGs the user may read (none -> 403).
 
-Thresholds: ``[airflow_ops] console_backup_max_age_hours`` (default 36) and
-``[airflow_ops] console_log_free_min_pct`` (default 10), e.g.
-``AIRFLOW__AIRFLOW_OPS__CONSOLE_BACKUP_MAX_AGE_HOURS=26``.
+Thresholds: the ``[airflow_ops]`` options of :data:`airflow_ops.console.page.OPTIONS`
+(``console_backup_max_age_hours``, ``console_log_free_min_pct``; rendered and explained by
+airflow.cfg.template), e.g. ``AIRFLOW__AIRFLOW_OPS__CONSOLE_BACKUP_MAX_AGE_HOURS=26``.
 """
 
 # No `from __future__ import annotations`: FastAPI resolves the routes' annotations at definition time,
@@ -46,10 +46,11 @@ def _count_queries(session: Any) -> None:
 def thresholds() -> page.Thresholds:
     from airflow.configuration import conf
 
-    return page.Thresholds(
-        backup_max_age_hours=conf.getfloat("airflow_ops", "console_backup_max_age_hours", fallback=36.0),
-        log_free_min_pct=conf.getfloat("airflow_ops", "console_log_free_min_pct", fallback=10.0),
-    )
+    values = {
+        page.OPTIONS[option]: conf.getfloat("airflow_ops", option, fallback=default)
+        for option, default in page.option_defaults().items()
+    }
+    return page.Thresholds(**values)
 
 
 def create_app() -> Any:

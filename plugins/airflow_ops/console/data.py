@@ -5,16 +5,23 @@ queries whatever the number of runs: the maintenance DAGs, the latest run of eac
 the last success of each, every run in the window with its report (one outer join), and the latest
 verified backups. A run without a report XCom, a report of another schema version or an undecodable
 value all come back as ``report=None`` ("no data"), never as an error.
+
+The window can hold thousands of runs, so its rows are read lean: three columns of ``dag_run`` and
+the report without the parts the charts never show, reduced to a :class:`ChartRun` (no
+:class:`~airflow_ops.report.RunReport` per point) by :func:`chart_run`, which accepts exactly the
+reports :func:`decode_report` accepts.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any, NamedTuple
 
-from airflow_ops.report import RunReport
+from airflow_ops.report import SCHEMA_VERSION, Failure, RunReport
 from airflow_ops.steps import REPORT_KEY
 
 MAINTENANCE_TAG = "maintenance"
@@ -67,17 +74,33 @@ class RunInfo:
         return None
 
 
+class ChartRun(NamedTuple):
+    """A run of the window as the charts need it (a tuple: there is one per point, thousands a page)."""
+
+    dag_id: str
+    run_id: str
+    #: when the run was due (``run_after``): where it sits on a chart, and what the window filters on
+    when: dt.datetime
+    #: False: no data for this run (no report XCom, another schema version, not a report)
+    report: bool = False
+    kind: Any = None
+    ok: bool = False
+    #: the report names a failed step (``RunReport.failure`` is set)
+    failed: bool = False
+    metrics: Mapping[str, Any] = {}
+
+
 @dataclass(frozen=True)
 class Snapshot:
     dags: list[DagInfo]
     latest: dict[str, RunInfo]
     last_success: dict[str, dt.datetime]
-    window: list[RunInfo]
+    window: list[ChartRun]
     latest_verified_backup: RunInfo | None
 
 
-def decode_report(value: Any) -> RunReport | None:
-    """A stored XCom value as a report, or ``None`` (missing, other schema, not a report)."""
+def _stored_mapping(value: Any) -> Any:
+    """An XCom value as stored: a JSON object, or (set through the REST API) a JSON string of one."""
     if isinstance(value, bytes | bytearray):
         value = value.decode("utf-8", "replace")
     if isinstance(value, str):
@@ -85,9 +108,53 @@ def decode_report(value: Any) -> RunReport | None:
             value = json.loads(value)
         except ValueError:
             return None
-    if not isinstance(value, dict):
-        return None
-    return RunReport.from_dict(value)
+    return value if isinstance(value, dict) else None
+
+
+def decode_report(value: Any) -> RunReport | None:
+    """A stored XCom value as a report, or ``None`` (missing, other schema, not a report)."""
+    value = _stored_mapping(value)
+    return None if value is None else RunReport.from_dict(value)
+
+
+def _keys(cls: Any) -> tuple[frozenset[str], frozenset[str]]:
+    """(required, allowed) keyword names of a dataclass: what ``cls(**values)`` accepts."""
+    from dataclasses import MISSING
+
+    allowed = frozenset(f.name for f in fields(cls))
+    required = frozenset(f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING)
+    return required, allowed
+
+
+_REPORT_KEYS = _keys(RunReport)
+_FAILURE_KEYS = _keys(Failure)
+
+
+def chart_run(dag_id: str, run_id: str, when: dt.datetime, value: Any) -> ChartRun:
+    """The window row of one run: ``report=True`` exactly when :func:`decode_report` would give a
+    report (same schema version and key checks, without building one)."""
+    data = _stored_mapping(value)
+    if data is None or data.get("schema_version") != SCHEMA_VERSION:
+        return ChartRun(dag_id, run_id, when)
+    required, allowed = _REPORT_KEYS
+    if not required <= data.keys() <= allowed:
+        return ChartRun(dag_id, run_id, when)
+    failure = data.get("failure")
+    if failure and not (
+        isinstance(failure, Mapping) and _FAILURE_KEYS[0] <= failure.keys() <= _FAILURE_KEYS[1]
+    ):
+        return ChartRun(dag_id, run_id, when)
+    metrics = data.get("metrics")
+    return ChartRun(
+        dag_id,
+        run_id,
+        when,
+        True,
+        data["kind"],
+        bool(data["ok"]),
+        bool(failure),
+        metrics if isinstance(metrics, Mapping) else {},
+    )
 
 
 def schedule_interval(
@@ -98,8 +165,11 @@ def schedule_interval(
     manually-triggered DAGs."""
     if start is not None and end is not None and end > start:
         return end - start
-    if not summary:
-        return None
+    return _cron_interval(summary) if summary else None
+
+
+@functools.lru_cache(maxsize=256)
+def _cron_interval(summary: str) -> dt.timedelta | None:
     try:
         from croniter import croniter
 
@@ -122,7 +192,7 @@ def load(session: Any, since: dt.datetime, allowed: set[str] | None = None) -> S
     from airflow.models.dag import DagModel, DagTag
     from airflow.models.dagrun import DagRun
     from airflow.models.xcom import XComModel
-    from sqlalchemy import and_, func, or_, select
+    from sqlalchemy import and_, func, or_, select, true
 
     dag_rows = session.execute(
         select(
@@ -156,9 +226,11 @@ def load(session: Any, since: dt.datetime, allowed: set[str] | None = None) -> S
     if not ids:
         return Snapshot([], {}, {}, [], None)
 
-    report_join = and_(
-        XComModel.dag_run_id == DagRun.id, XComModel.key == REPORT_KEY, XComModel.map_index == -1
-    )
+    # Each run's report through the XCom primary key (dag_run_id, task_id, map_index, key): a LATERAL
+    # lookup is an index probe per run whatever the planner's statistics. A plain join planned on
+    # stale statistics (a fresh or fast-growing table never analyzed) became a nested loop over
+    # every report for every run: 1 s for a year of history.
+    report = _report_lookup(XComModel, DagRun, _report_value(session, XComModel.value))
     run_cols = (
         DagRun.dag_id,
         DagRun.run_id,
@@ -166,7 +238,7 @@ def load(session: Any, since: dt.datetime, allowed: set[str] | None = None) -> S
         DagRun.run_after,
         DagRun.start_date,
         DagRun.end_date,
-        _report_value(session, XComModel.value),
+        report.c.value,
     )
 
     ranked = (
@@ -182,7 +254,7 @@ def load(session: Any, since: dt.datetime, allowed: set[str] | None = None) -> S
     latest_rows = session.execute(
         select(*run_cols)
         .join(ranked, and_(ranked.c.id == DagRun.id, ranked.c.rn == 1))
-        .outerjoin(XComModel, report_join)
+        .outerjoin(report, true())
     ).all()
     latest = {r.dag_id: _run(r) for r in latest_rows}
 
@@ -193,21 +265,15 @@ def load(session: Any, since: dt.datetime, allowed: set[str] | None = None) -> S
     ).all()
     last_success = {r[0]: r[1] for r in success_rows if r[1] is not None}
 
-    # Charts need no start/end dates: fewer columns to convert on the query that returns every run.
-    chart_cols = (
-        DagRun.dag_id,
-        DagRun.run_id,
-        DagRun.state,
-        DagRun.run_after,
-        _report_value(session, XComModel.value),
-    )
+    # Every run of the window: three columns and the report without what no chart reads.
+    lean = _report_lookup(XComModel, DagRun, _report_text(session, XComModel.value))
     window_rows = session.execute(
-        select(*chart_cols)
-        .outerjoin(XComModel, report_join)
+        select(DagRun.dag_id, DagRun.run_id, DagRun.run_after, lean.c.value)
+        .outerjoin(lean, true())
         .where(DagRun.dag_id.in_(ids), DagRun.run_after >= since)
         .order_by(DagRun.run_after, DagRun.id)
     ).all()
-    window = [_run(r) for r in window_rows]
+    window = [chart_run(*r) for r in window_rows]
 
     # The latest verified backup may be older than the window: look at the last successful backups.
     backup_ids = [d for d in ids if d in _backup_dag_ids(latest, window)] or [d for d in ids if "backup" in d]
@@ -215,7 +281,7 @@ def load(session: Any, since: dt.datetime, allowed: set[str] | None = None) -> S
     if backup_ids:
         backup_rows = session.execute(
             select(*run_cols)
-            .join(XComModel, report_join)
+            .join(report, true())
             .where(DagRun.dag_id.in_(backup_ids), DagRun.state == "success")
             .order_by(DagRun.run_after.desc())
             .limit(50)
@@ -228,20 +294,61 @@ def load(session: Any, since: dt.datetime, allowed: set[str] | None = None) -> S
     return Snapshot(dags, latest, last_success, window, verified)
 
 
+#: Report keys the page never shows (display tables, the bulk of a large report), and those only the
+#: DAG table and attention list show (not the charts). All optional: dropping them never changes
+#: whether a value decodes as a report.
+_NEVER_SHOWN = ("rows", "details")
+_NOT_CHARTED = ("warnings", "headline")
+
+
+def _report_lookup(xcom: Any, dag_run: Any, value: Any) -> Any:
+    """``LATERAL (SELECT <value> FROM xcom WHERE <the run's report> LIMIT 1)``, to join ``ON true``."""
+    from sqlalchemy import select
+
+    return (
+        select(value)
+        .where(xcom.dag_run_id == dag_run.id, xcom.map_index == -1, xcom.key == REPORT_KEY)
+        .order_by(xcom.task_id)
+        .limit(1)
+        .lateral("report")
+    )
+
+
 def _report_value(session: Any, value: Any) -> Any:
-    """The report column, without its ``rows`` and ``details`` (display tables the page never shows,
-    the bulk of a large report) on PostgreSQL; a non-object JSON value is passed through whole."""
+    """The report column without :data:`_NEVER_SHOWN` on PostgreSQL; a non-object JSON value (a JSON
+    string set through the REST API) is passed whole."""
     from sqlalchemy import case, func
 
     if session.get_bind().dialect.name != "postgresql":
         return value.label("value")
-    trimmed = value.op("-")("rows").op("-")("details")
+    trimmed = value
+    for key in _NEVER_SHOWN:
+        trimmed = trimmed.op("-")(key)
     return case((func.jsonb_typeof(value) == "object", trimmed), else_=value).label("value")
 
 
-def _backup_dag_ids(latest: dict[str, RunInfo], window: list[RunInfo]) -> set[str]:
-    runs = [*latest.values(), *window]
-    return {r.dag_id for r in runs if r.report is not None and r.report.kind == "metadata_backup"}
+def _report_text(session: Any, value: Any) -> Any:
+    """The window's report column on PostgreSQL as JSON text, parsed once by :func:`chart_run`: an
+    object without :data:`_NEVER_SHOWN` and :data:`_NOT_CHARTED`, a JSON string (set through the REST
+    API) as its content, anything else as is. Elsewhere the JSON column itself."""
+    from sqlalchemy import Text, case, cast, func, literal_column
+
+    if session.get_bind().dialect.name != "postgresql":
+        return value.label("value")
+    trimmed = value
+    for key in _NEVER_SHOWN + _NOT_CHARTED:
+        trimmed = trimmed.op("-")(key)
+    kind = func.jsonb_typeof(value)
+    return case(
+        (kind == "object", cast(trimmed, Text)),
+        (kind == "string", value.op("#>>", return_type=Text)(literal_column("'{}'::text[]"))),
+        else_=cast(value, Text),
+    ).label("value")
+
+
+def _backup_dag_ids(latest: dict[str, RunInfo], window: list[ChartRun]) -> set[str]:
+    kinds = {r.dag_id for r in latest.values() if r.report is not None and r.report.kind == "metadata_backup"}
+    return kinds | {r.dag_id for r in window if r.report and r.kind == "metadata_backup"}
 
 
 def _run(row: Any) -> RunInfo:

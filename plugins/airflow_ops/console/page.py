@@ -9,11 +9,13 @@ each escaped.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from html import escape
+from typing import Any
 
-from airflow_ops.console.data import DagInfo, RunInfo, Snapshot
+from airflow_ops.console.data import ChartRun, DagInfo, RunInfo, Snapshot
 from airflow_ops.report import RunReport
 
 WINDOWS = (7, 30, 90, 365)
@@ -23,8 +25,25 @@ MAX_POINTS = 400  # per series; longer series are thinned evenly (the last point
 
 @dataclass(frozen=True)
 class Thresholds:
+    """The attention list's limits; the defaults are the ``[airflow_ops]`` options' (:data:`OPTIONS`)."""
+
     backup_max_age_hours: float = 36.0
     log_free_min_pct: float = 10.0
+
+
+#: The ``[airflow_ops]`` options the page reads (airflow.cfg or ``AIRFLOW__AIRFLOW_OPS__<OPTION>``,
+#: on the api-server), each setting the :class:`Thresholds` field named here. airflow.cfg.template
+#: renders them, and the cfg schema check knows them, from this table.
+OPTIONS: dict[str, str] = {
+    "console_backup_max_age_hours": "backup_max_age_hours",
+    "console_log_free_min_pct": "log_free_min_pct",
+}
+
+
+def option_defaults() -> dict[str, float]:
+    """``{option: default}`` of :data:`OPTIONS`."""
+    defaults = Thresholds()
+    return {option: float(getattr(defaults, field)) for option, field in OPTIONS.items()}
 
 
 @dataclass(frozen=True)
@@ -53,16 +72,28 @@ class Chart:
     timeline: bool = False
 
 
-def kind_of_dag(dag: str, snap: Snapshot) -> str | None:
-    for run in [snap.latest.get(dag), *snap.window]:
-        if run is not None and run.dag_id == dag and run.report is not None:
-            return run.report.kind
-    return dag[4:] if dag.startswith("ops_") else None
+def dag_kinds(snap: Snapshot) -> dict[str, str | None]:
+    """Each DAG's kind: its latest run's report's, else its first report's in the window, else from
+    the ``ops_<kind>`` name (one pass over the window)."""
+    found: dict[str, Any] = {d: r.report.kind for d, r in snap.latest.items() if r.report is not None}
+    wanted = {d.dag_id for d in snap.dags} - found.keys()
+    for run in snap.window:
+        if not wanted:
+            break
+        if run.report and run.dag_id in wanted:
+            found[run.dag_id] = run.kind
+            wanted.discard(run.dag_id)
+    return {
+        d.dag_id: found[d.dag_id]
+        if d.dag_id in found
+        else (d.dag_id[4:] if d.dag_id.startswith("ops_") else None)
+        for d in snap.dags
+    }
 
 
 def attention(snap: Snapshot, now: dt.datetime, limits: Thresholds) -> list[Problem]:
     problems: list[Problem] = []
-    kinds = {d.dag_id: kind_of_dag(d.dag_id, snap) for d in snap.dags}
+    kinds = dag_kinds(snap)
     for dag in snap.dags:
         last = snap.latest.get(dag.dag_id)
         if dag.is_paused:
@@ -149,9 +180,9 @@ def _age(delta: dt.timedelta) -> str:
 
 
 # -- charts ------------------------------------------------------------------------------------
-def _metric(name: str, scale: float = 1.0) -> Callable[[RunReport], float | None]:
-    def get(report: RunReport) -> float | None:
-        value = report.metrics.get(name)
+def _metric(name: str, scale: float = 1.0) -> Callable[[ChartRun], float | None]:
+    def get(run: ChartRun) -> float | None:
+        value = run.metrics.get(name)
         if isinstance(value, bool) or not isinstance(value, int | float):
             return None
         return float(value) / scale
@@ -159,18 +190,18 @@ def _metric(name: str, scale: float = 1.0) -> Callable[[RunReport], float | None
     return get
 
 
-def _verdict(report: RunReport) -> float | None:
-    crit, warn = report.metrics.get("critical"), report.metrics.get("warning")
+def _verdict(run: ChartRun) -> float | None:
+    crit, warn = run.metrics.get("critical"), run.metrics.get("warning")
     if isinstance(crit, int | float) and crit > 0:
         return 2.0
-    if not report.ok and report.failure is not None:
+    if not run.ok and run.failed:
         return 2.0
     if isinstance(warn, int | float) and warn > 0:
         return 1.0
     return 0.0
 
 
-CHART_SPECS: tuple[tuple[str, str, str, str, Callable[[RunReport], float | None], str], ...] = (
+CHART_SPECS: tuple[tuple[str, str, str, str, Callable[[ChartRun], float | None], str], ...] = (
     ("backup-size", "Backup size", "MB", "metadata_backup", _metric("backup_bytes", 1e6), "backup"),
     ("backup-duration", "Backup duration", "s", "metadata_backup", _metric("dump_seconds"), "backup"),
     (
@@ -190,10 +221,10 @@ VERDICTS = {0.0: "ok", 1.0: "warning", 2.0: "critical"}
 
 
 def charts(snap: Snapshot) -> list[Chart]:
-    kinds = {d.dag_id: kind_of_dag(d.dag_id, snap) for d in snap.dags}
-    by_kind: dict[str, list[RunInfo]] = {}
+    kinds = dag_kinds(snap)
+    by_kind: dict[str, list[ChartRun]] = {}
     for run in snap.window:
-        kind = run.report.kind if run.report is not None else kinds.get(run.dag_id)
+        kind = run.kind if run.report else kinds.get(run.dag_id)
         if kind:
             by_kind.setdefault(kind, []).append(run)
     dag_for = {k: d for d, k in sorted(kinds.items(), reverse=True) if k}
@@ -201,7 +232,7 @@ def charts(snap: Snapshot) -> list[Chart]:
     for chart_id, title, unit, kind, get, what in CHART_SPECS:
         dag = dag_for.get(kind, f"ops_{kind}")
         chart = Chart(chart_id, title, unit, kind, f"no {what} run in this window yet, trigger {dag}")
-        chart.points = [_point(r, get) for r in by_kind.get(kind, []) if r.when is not None]
+        chart.points = _points(by_kind.get(kind, []), get)
         out.append(chart)
     dag = dag_for.get("health_probe", "ops_health_probe")
     timeline = Chart(
@@ -212,17 +243,15 @@ def charts(snap: Snapshot) -> list[Chart]:
         f"no health probe run in this window yet, trigger {dag}",
         timeline=True,
     )
-    timeline.points = [_point(r, _verdict) for r in by_kind.get("health_probe", []) if r.when is not None]
+    timeline.points = _points(by_kind.get("health_probe", []), _verdict)
     for p in timeline.points:
         p.label = VERDICTS.get(p.value, "no data") if p.value is not None else "no data"
     out.append(timeline)
     return out
 
 
-def _point(run: RunInfo, get: Callable[[RunReport], float | None]) -> Point:
-    assert run.when is not None
-    value = get(run.report) if run.report is not None else None
-    return Point(run.when, run.run_id, value)
+def _points(runs: list[ChartRun], get: Callable[[ChartRun], float | None]) -> list[Point]:
+    return [Point(r.when, r.run_id, get(r) if r.report else None) for r in runs]
 
 
 def _thin(points: list[Point], limit: int = MAX_POINTS) -> list[Point]:
@@ -269,10 +298,11 @@ def svg_chart(chart: Chart, since: dt.datetime, now: dt.datetime) -> str:
         mid = PAD_T + (H - PAD_T - PAD_B) / 2
         for p in pts:
             cls = p.label.replace(" ", "-")
+            when, run = _tip(p.when, p.run_id)
             parts.append(
-                f'<rect class="point verdict-{cls}" data-run="{escape(p.run_id)}" data-verdict="{p.label}" '
+                f'<rect class="point verdict-{cls}" data-run="{run}" data-verdict="{p.label}" '
                 f'x="{x(p.when) - 3:.1f}" y="{mid - 20:.1f}" width="6" height="40" fill="{colors[p.label]}">'
-                f"<title>{p.when:%Y-%m-%d %H:%M} {escape(p.run_id)}: {p.label}</title></rect>"
+                f"<title>{when} {run}: {p.label}</title></rect>"
             )
         for i, (name, color) in enumerate(colors.items()):
             lx = PAD_L + i * 80
@@ -286,32 +316,41 @@ def svg_chart(chart: Chart, since: dt.datetime, now: dt.datetime) -> str:
         top = top * 1.1 if top > 0 else 1.0
         base = H - PAD_B
 
-        def y(v: float) -> float:
-            return base - (H - PAD_T - PAD_B) * max(v, 0.0) / top
-
         parts.append(
             f'<text x="{PAD_L - 4}" y="{PAD_T + 8}" class="tick" text-anchor="end">{_num(top)}</text>'
         )
         parts.append(f'<text x="{PAD_L - 4}" y="{base}" class="tick" text-anchor="end">0</text>')
-        line = " ".join(f"{x(p.when):.1f},{y(p.value):.1f}" for p in pts if p.value is not None)
+        # Each point's position once (the line and the point's own mark share it).
+        coords = [
+            (p, x(p.when), None if p.value is None else base - (H - PAD_T - PAD_B) * max(p.value, 0.0) / top)
+            for p in pts
+        ]
+        line = " ".join(f"{px:.1f},{py:.1f}" for _, px, py in coords if py is not None)
         if line:
             parts.append(f'<polyline class="series" points="{line}" fill="none" stroke="#1565c0"/>')
-        for p in pts:
-            tip = f"{p.when:%Y-%m-%d %H:%M} {escape(p.run_id)}"
-            if p.value is None:
+        unit = escape(chart.unit)
+        for p, px, py in coords:
+            when, run = _tip(p.when, p.run_id)
+            if py is None or p.value is None:
                 parts.append(
-                    f'<text class="point nodata" data-run="{escape(p.run_id)}" x="{x(p.when):.1f}" '
+                    f'<text class="point nodata" data-run="{run}" x="{px:.1f}" '
                     f'y="{base - 3}" text-anchor="middle" fill="#9e9e9e">&#215;'
-                    f"<title>{tip}: no data</title></text>"
+                    f"<title>{when} {run}: no data</title></text>"
                 )
             else:
                 parts.append(
-                    f'<circle class="point" data-run="{escape(p.run_id)}" data-value="{p.value:g}" '
-                    f'cx="{x(p.when):.1f}" cy="{y(p.value):.1f}" r="3" fill="#1565c0">'
-                    f"<title>{tip}: {_num(p.value)} {escape(chart.unit)}</title></circle>"
+                    f'<circle class="point" data-run="{run}" data-value="{p.value:g}" '
+                    f'cx="{px:.1f}" cy="{py:.1f}" r="3" fill="#1565c0">'
+                    f"<title>{when} {run}: {_num(p.value)} {unit}</title></circle>"
                 )
     parts.append("</svg>")
     return "".join(parts)
+
+
+@functools.lru_cache(maxsize=8192)
+def _tip(when: dt.datetime, run_id: str) -> tuple[str, str]:
+    """A point's time as shown and its escaped run id (a run sits on several charts)."""
+    return f"{when:%Y-%m-%d %H:%M}", escape(run_id)
 
 
 def _num(v: float) -> str:
