@@ -11,7 +11,7 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, BinaryIO
 
 from airflow_ops.exceptions import AirflowOpsError
@@ -301,6 +301,63 @@ def list_objects(client: Any, bucket: str, prefix: str) -> Iterator[dict[str, An
             yield from page.get("Contents", [])
     except Exception as exc:
         raise StorageError(f"cannot list s3://{bucket}/{prefix}: {aws_reason(exc)}") from exc
+
+
+#: Answers of a store that does not offer an operation at all (as opposed to refusing this caller).
+UNSUPPORTED_CODES = frozenset({"NotImplemented", "MethodNotAllowed", "501", "405"})
+
+
+def unsupported(exc: BaseException) -> bool:
+    """Whether ``exc`` says the store does not implement the operation (s3rver: 501, 405)."""
+    return error_code(exc) in UNSUPPORTED_CODES or http_status(exc) in (405, 501)
+
+
+def abort_incomplete_uploads(
+    client: Any, bucket: str, prefix: str, wanted: Callable[[str], bool] = lambda key: True
+) -> list[str]:
+    """Abort every incomplete multipart upload under ``prefix`` whose key is ``wanted``.
+
+    A task process killed mid-upload (SIGKILL, OOM, a lost worker) cannot abort its own upload:
+    the next attempt calls this before uploading, so its parts do not stay in the bucket for ever.
+    Returns the keys aborted. A store without ListMultipartUploads (s3rver answers 501) gets a
+    warning once and nothing is aborted; other errors raise.
+    """
+    aborted: list[str] = []
+    try:
+        pages = list(client.get_paginator("list_multipart_uploads").paginate(Bucket=bucket, Prefix=prefix))
+    except Exception as exc:
+        if not unsupported(exc):
+            raise
+        warn_once(
+            "ListMultipartUploads",
+            endpoint_of(client),
+            "%s does not implement ListMultipartUploads (%s): leftovers of crashed uploads cannot be "
+            "found and aborted; each upload aborts itself on failure. Add a bucket lifecycle rule "
+            "AbortIncompleteMultipartUpload where the store supports one.",
+            endpoint_of(client),
+            aws_reason(exc),
+        )
+        return aborted
+    for page in pages:
+        for upload in page.get("Uploads", []):
+            key = str(upload["Key"])
+            if not wanted(key):
+                continue
+            try:
+                client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload["UploadId"])
+            except Exception as exc:
+                if error_code(exc) not in ("NoSuchUpload", "404") and http_status(exc) != 404:
+                    raise
+            aborted.append(key)
+    if aborted:
+        log.warning(
+            "Aborted %d incomplete multipart upload(s) left by an earlier attempt under s3://%s/%s: %s",
+            len(aborted),
+            bucket,
+            prefix,
+            _some(aborted),
+        )
+    return aborted
 
 
 def delete_keys(client: Any, bucket: str, keys: Iterable[str]) -> int:

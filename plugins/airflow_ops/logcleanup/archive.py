@@ -10,13 +10,19 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tarfile
 import tempfile
 from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_ops.logcleanup.sweep import RootStats
-from airflow_ops.storage import StorageError, upload_file_confirmed
+from airflow_ops.storage import (
+    StorageError,
+    abort_incomplete_uploads,
+    list_objects,
+    upload_file_confirmed,
+)
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -48,6 +54,8 @@ class S3LogArchiver:
     _bytes: int = 0
     _tar: tarfile.TarFile | None = None
     _tmp: str | None = None
+    #: index of the next batch key; found on the first upload (after the batches already there)
+    _next: int | None = None
 
     def add(self, dir_fd: int, name: str, relpath: str, st: os.stat_result) -> None:
         if self._tar is None:
@@ -74,9 +82,11 @@ class S3LogArchiver:
             return
         self._tar.close()
         tmp, self._tar, self._tmp = self._tmp, None, None
-        key = f"{self.key_prefix}-{len(self.uploaded):05d}.tar.gz"
         try:
             try:
+                if self._next is None:
+                    self._next = self._resume()
+                key = f"{self.key_prefix}-{self._next:05d}.tar.gz"
                 upload_file_confirmed(self.client, self.bucket, key, tmp)
             except StorageError as exc:
                 raise ArchiveUploadError(f"{exc}; no log file was deleted") from None
@@ -84,7 +94,29 @@ class S3LogArchiver:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
         self.uploaded.append(key)
+        self._next += 1
         self._delete_pending()
+
+    def _resume(self) -> int:
+        """The first batch index free under this run's key prefix.
+
+        An earlier attempt of the same run (its task process killed, then retried) may have uploaded
+        batches and deleted their files: numbering from 0 again would overwrite those archives, the
+        only copy of logs already deleted. Its incomplete multipart uploads are aborted here too.
+        """
+        batch = re.compile(re.escape(self.key_prefix.rsplit("/", 1)[-1]) + r"-(\d{5,})\.tar\.gz$")
+        folder = self.key_prefix.rsplit("/", 1)[0] + "/" if "/" in self.key_prefix else ""
+
+        def ours(key: str) -> bool:
+            return batch.match(key[len(folder) :]) is not None
+
+        abort_incomplete_uploads(self.client, self.bucket, self.key_prefix + "-", ours)
+        taken = [
+            int(m.group(1))
+            for obj in list_objects(self.client, self.bucket, self.key_prefix + "-")
+            if (m := batch.match(str(obj["Key"])[len(folder) :]))
+        ]
+        return max(taken) + 1 if taken else 0
 
     def _delete_pending(self) -> None:
         root_fd = os.open(self.root_path, _DIR_FLAGS)
