@@ -144,3 +144,18 @@ def test_a_pointer_without_a_logical_date_never_blocks_a_verified_backup() -> No
     assert _pointer_when({"key": "x"}) is None
     assert _pointer_when({"logical_date": "not a date"}) is None
     assert _pointer_when({"logical_date": "2026-11-23T00:00:00+00:00"}) is not None
+
+
+def test_retention_deletes_every_verified_marker_before_any_dump() -> None:
+    """Deletes go in batches of 1,000: a run killed between two must not leave a folder that still
+    looks verified without its dump (issue 13, kill matrix)."""
+    from airflow_ops.backup.retention import markers_first
+
+    keys = [
+        f"p/2020-01-0{d}T000000Z/{n}"
+        for d in (1, 2)
+        for n in ("manifest.json", "metadata.dump", "verified.json")
+    ]
+    ordered = markers_first(keys)
+    assert ordered[:2] == ["p/2020-01-01T000000Z/verified.json", "p/2020-01-02T000000Z/verified.json"]
+    assert sorted(ordered) == sorted(keys)
