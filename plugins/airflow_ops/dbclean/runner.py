@@ -63,7 +63,13 @@ class DbCli:
         log.info("Running: airflow db %s", " ".join(args))
         try:
             proc = subprocess.run(
-                argv, env=self.env(), capture_output=True, text=True, timeout=self.timeout_s, check=False
+                argv,
+                env=self.env(),
+                capture_output=True,
+                text=True,
+                timeout=self.timeout_s,
+                check=False,
+                preexec_fn=die_with_parent(),
             )
         except subprocess.TimeoutExpired:
             raise DbCleanupError(
@@ -102,6 +108,31 @@ class DbCli:
 
     def drop_archived(self) -> None:
         self.run("drop-archived", "--yes")
+
+
+def die_with_parent() -> Any:
+    """A ``preexec_fn`` that has the child SIGKILLed when the task process dies (Linux
+    ``PR_SET_PDEATHSIG``), or ``None`` where that is not available.
+
+    A task process killed while ``airflow db clean`` / ``export-archived`` / ``drop-archived`` runs
+    (SIGKILL, OOM, a lost worker) would otherwise leave the command running on its own, next to the
+    retry's. Killed, the command's open transaction rolls back; what it committed is whole batches,
+    which the retry finds (rows gone from the source table are in an archive table). ``prctl`` is
+    resolved here, in the parent: the forked child only makes the one call.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+    def child() -> None:
+        prctl(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG = 1, SIGKILL = 9
+
+    return child
 
 
 def parse_found_rows(output: str) -> dict[str, int]:
