@@ -1,23 +1,27 @@
 """Issue 13 section 1: SIGKILL a step's task process before, during and after its side effect.
 
-One real Airflow (scheduler, dag-processor, triggerer, api-server; LocalExecutor) runs three DAGs
-generated from the shipped kinds: a metadata backup, a log cleanup in archive mode and a DB cleanup.
-For each kill point the test waits until the step's **task process** (the task runner child of the
-Airflow supervisor, whose process title is ``airflow worker -- <task instance id>``) is running,
-watches the side effect from outside (the moto server, the metadata DB, the log tree, the process
-table), and sends SIGKILL at that moment. The supervisor then reports the try as ``up_for_retry``.
-The retry is started at once by clearing that task instance (the scheduler's own retry waits
-``retry_delay_minutes``, at least a minute; a clear runs the same next try of the same run).
+One real Airflow (scheduler, dag-processor, triggerer, api-server; LocalExecutor) runs four DAGs
+generated from the shipped kinds: a metadata backup, a log cleanup in archive mode, a DB cleanup
+and a config export. For each kill point the test waits until the step's **task process** (the
+task runner child of the Airflow supervisor, whose process title is ``airflow worker -- <task
+instance id>``) is running, watches the side effect from outside (the moto server, the metadata
+DB, the log tree, the process table), and sends SIGKILL at that moment. The supervisor reports the
+try as ``up_for_retry``; the retry is started at once by clearing that task instance (the
+scheduler's own retry waits ``retry_delay_minutes``, at least a minute; a clear runs the same next
+try of the same run).
 
-The levers are real: a metadata DB with a 500k-row table (the dump streams for seconds and the
-scratch restore of the full verify takes seconds), 2,100 expired objects (three DeleteObjects
-batches), log files of random bytes in batches larger than the multipart threshold, 120k purgeable
-log rows, and the seconds an ``airflow db`` command takes.
+The levers are real: a metadata DB with a 500k-row table (the dump streams for seconds, the full
+verify's scratch restore takes seconds), about 5,000 expired objects (six DeleteObjects batches),
+log files of random bytes in batches above the multipart threshold, 120k purgeable log rows, and
+the seconds an ``airflow db`` command takes to start.
 
-A point the kill may miss (the step can end first: its last action is a fast S3 call) is recorded
-as ``missed`` in the matrix rather than faked; the deterministic points must be hit. After every
-run the invariants must hold and the run must succeed. The matrix is written as JSON and Markdown
-under the test's tmp folder and printed.
+The invariants are checked at the kill (before the retry) and after the run: no partial object at
+a final key and no open multipart upload; no log file deleted unless it is in an uploaded archive;
+no archive table dropped without a confirmed upload; every purged row in the DB or in S3; the
+``latest-verified`` pointer at a verified backup; nothing the killed step started left running.
+A point the kill may miss (the step's last action is a fast S3 call, then it ends) is recorded as
+``missed`` in the matrix rather than faked; the deterministic points must be hit. The matrix is
+written as JSON and Markdown under the test's tmp folder and printed.
 """
 
 from __future__ import annotations
@@ -48,12 +52,14 @@ from tests.harness import AirflowStack, MotoServer, PostgresServer, airflow_stac
 pytestmark = pytest.mark.airflow
 REPO = Path(__file__).resolve().parents[2]
 BACKUP_DAG, LOGS_DAG, CLEAN_DAG = "ops_kill_backup", "ops_kill_logs", "ops_kill_dbclean"
+EXPORT_DAG, EXPORT_BUCKET, EXPORT_PREFIX = "ops_kill_export", "airflow-ops-exports", "kill-export"
+FAKE_EXPORTS = 2600  # x 2 keys = 5,200 expired objects: six DeleteObjects batches
 BUCKET, PREFIX = "airflow-ops-backups", "kill-backup"
 LOG_BUCKET, LOG_PREFIX = "airflow-ops-logs", "kill-logs"
 ARCHIVE_BUCKET, ARCHIVE_PREFIX = "airflow-ops-archive", "kill-dbclean"
 DAY = 86_400
 BALLAST_ROWS = 500_000
-FAKE_FOLDERS = 700  # x 3 keys = 2,100 expired objects: three DeleteObjects batches
+FAKE_FOLDERS = 1700  # x 3 keys = 5,100 expired objects: six DeleteObjects batches
 SEED_EVENT = "kill_matrix_seed"
 SEED_LOG_ROWS = 120_000
 SCRATCH_SQL = "SELECT datname FROM pg_database WHERE datname LIKE 'airflow_ops_restore_check_%'"
@@ -63,8 +69,10 @@ STAMP_FMT = "%Y-%m-%dT%H%M%SZ"
 
 
 def _configs(log_root: Path) -> list[dict[str, Any]]:
-    """The three DAGs: shipped kinds, test prefixes, a start date that schedules nothing."""
-    common = {"start_date": "2099-01-01", "retries": 3, "retry_delay_minutes": 1, "schedule": "@daily"}
+    """The four DAGs: shipped kinds, test prefixes, and a schedule that never fires here (29 February,
+    from today on): only the test's manual runs exist."""
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    common = {"start_date": today, "retries": 3, "retry_delay_minutes": 1, "schedule": "0 0 29 2 *"}
     backup = yaml.safe_load((REPO / "config" / "ops_metadata_backup.yml").read_text())
     backup.update(
         common,
@@ -106,7 +114,15 @@ def _configs(log_root: Path) -> list[dict[str, Any]]:
         backup_prefix=PREFIX,
     )
     clean.pop("alerts", None)
-    return [backup, logs, clean]
+    export = yaml.safe_load((REPO / "config" / "ops_config_export.yml").read_text())
+    export.update(
+        common,
+        dag_id=EXPORT_DAG,
+        prefix=EXPORT_PREFIX,
+        retention={"keep_last": 1, "keep_daily": 0, "keep_weekly": 0, "keep_monthly": 0},
+    )
+    export.pop("alerts", None)
+    return [backup, logs, clean, export]
 
 
 # ------------------------------------------------------------------------------------ the matrix
@@ -132,6 +148,10 @@ class Ctx:
     root: Path
     log_root: Path
     points: list[Point] = field(default_factory=list)
+    api: Any = None
+
+    def __post_init__(self) -> None:
+        self.api = self.stack.api()  # one JWT for the whole matrix
 
     def sql(self, query: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         conn = psycopg2.connect(self.stack.sql_alchemy_conn.replace("+psycopg2", ""))
@@ -155,9 +175,7 @@ class Ctx:
 
 
 def _ti(ctx: Ctx, dag_id: str, run_id: str, task_id: str) -> dict[str, Any]:
-    ti: dict[str, Any] = ctx.stack.api().get(
-        f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}"
-    )
+    ti: dict[str, Any] = ctx.api.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}")
     return ti
 
 
@@ -185,11 +203,12 @@ def kill_at(
     task_id: str,
     point: Point,
     when: Callable[[], str | None],
-    timeout: float = 240,
+    at_kill: Callable[[], list[str]] | None = None,
+    timeout: float = 180,
 ) -> None:
     """Wait for the task process of the step's current try, SIGKILL it once ``when()`` reports what
     it saw, and start the retry. A step that ends first is recorded as missed."""
-    api = ctx.stack.api()
+    api = ctx.api
     deadline = time.monotonic() + timeout
     proc: psutil.Process | None = None
     ti: dict[str, Any] = {}
@@ -224,8 +243,11 @@ def kill_at(
             break
         time.sleep(0.02)
     # What the step started (pg_dump, pg_restore, `airflow db ...`) must not outlive it.
-    _, alive = psutil.wait_procs(children, timeout=10)
-    for orphan in alive:
+    # (An orphan nobody reaps stays a zombie: that counts as ended.)
+    settle = time.monotonic() + 10
+    while any(_alive(c) for c in children) and time.monotonic() < settle:
+        time.sleep(0.1)
+    for orphan in [c for c in children if _alive(c)]:
         try:
             point.violations.append(f"left running after the kill: {' '.join(orphan.cmdline()[:4])}")
         except psutil.NoSuchProcess:
@@ -236,6 +258,8 @@ def kill_at(
         return state if state in {"up_for_retry", "failed", "success"} else None
 
     point.state_after_kill = wait_for(reported, 60, f"{task_id} to be reported after SIGKILL", 0.2)
+    # The invariants hold at every moment, not only once the retry is done.
+    point.violations += [f"at the kill: {v}" for v in (at_kill() if at_kill else [])]
     if point.state_after_kill != "success":
         api.request(
             "POST",
@@ -251,18 +275,22 @@ def kill_at(
     ctx.points.append(point)
 
 
-def finish(ctx: Ctx, dag_id: str, run_id: str, points: list[Point], violations: list[str]) -> None:
+def finish(ctx: Ctx, dag_id: str, run_id: str, points: list[Point], check: Callable[[], list[str]]) -> None:
+    """Wait for the run; every point of it gets the run's verdict and the invariants checked after it."""
     run = ctx.stack.wait_run(dag_id, run_id, timeout=300)
+    violations = check()
+    if run.state != "success":
+        print(f"\n{dag_id}/{run_id} ended {run.state}: {run.task_states}\n{run.log_text()[-4000:]}")
+        violations = [*violations, f"the run ended {run.state} ({run.task_states})"]
     for p in points:
         if not p.outcome:
-            p.outcome = "retry succeeded" if run.state == "success" else f"run {run.state}: {run.task_states}"
+            p.outcome = "retry succeeded" if run.state == "success" else f"run {run.state}"
         p.violations += violations
-    assert run.state == "success", (run.task_states, run.log_text()[-4000:])
 
 
 def _trigger(ctx: Ctx, dag_id: str, conf: dict[str, Any] | None = None) -> tuple[str, dt.datetime]:
     run_id = ctx.stack.trigger(dag_id, conf)
-    run = ctx.stack.api().get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")
+    run = ctx.api.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")
     when = dt.datetime.fromisoformat(str(run["logical_date"] or run["run_after"]).replace("Z", "+00:00"))
     return run_id, when
 
@@ -301,11 +329,12 @@ def _json(s3: Any, bucket: str, key: str) -> Any:
 
 
 # ------------------------------------------------------------------------------------ invariants
-def backup_invariants(ctx: Ctx) -> list[str]:
+def backup_invariants(ctx: Ctx, at_kill: bool = False) -> list[str]:
     """No partial object at a final key, no open upload, no verified marker without its backup, the
-    pointer at a verified backup, no scratch database left."""
+    pointer at a verified backup, no scratch database left (``at_kill``: what the killed attempt
+    cannot have cleaned up yet, its open upload and scratch database, is the retry's to remove)."""
     s3, bad = ctx.s3, []
-    if ups := _uploads(s3, BUCKET, PREFIX + "/"):
+    if not at_kill and (ups := _uploads(s3, BUCKET, PREFIX + "/")):
         bad.append(f"open multipart uploads: {ups}")
     keys = _keys(s3, BUCKET, PREFIX + "/")
     folders: dict[str, set[str]] = {}
@@ -366,9 +395,9 @@ def _archived_members(s3: Any) -> set[str]:
     return names
 
 
-def log_invariants(ctx: Ctx, seeded: set[str]) -> list[str]:
+def log_invariants(ctx: Ctx, seeded: set[str], at_kill: bool = False) -> list[str]:
     bad = []
-    if ups := _uploads(ctx.s3, LOG_BUCKET, LOG_PREFIX + "/"):
+    if not at_kill and (ups := _uploads(ctx.s3, LOG_BUCKET, LOG_PREFIX + "/")):
         bad.append(f"open multipart uploads: {ups}")
     present = {f for f in seeded if (ctx.log_root / f).exists()}
     lost = (seeded - present) - _archived_members(ctx.s3)
@@ -414,7 +443,7 @@ def clean_invariants(ctx: Ctx, seeded: set[int], seen_tables: dict[str, int]) ->
     if lost:
         bad.append(f"{len(lost)} purged row(s) neither in the DB nor archived in S3")
     for name, rows in seen_tables.items():
-        if name not in tables and confirmed.get(name) != rows:
+        if name not in tables and name not in confirmed:
             bad.append(f"archive table {name} ({rows} rows) dropped without a confirmed upload")
     return bad
 
@@ -432,9 +461,13 @@ def ctx(
         (config_dir / f"{cfg['dag_id']}.yml").write_text(yaml.safe_dump(cfg))
     for rendered in render_all(config_dir, dags_dir, root):
         rendered.dag_path.write_text(rendered.text)
-    env = {"AIRFLOW_CONN_AWS_DEFAULT": s3_server.aws_conn_uri(), "AIRFLOW_OPS_TEST_MODE": "1"}
+    env = {
+        "AIRFLOW_CONN_AWS_DEFAULT": s3_server.aws_conn_uri(),
+        "AIRFLOW_OPS_TEST_MODE": "1",
+        "AIRFLOW_CONN_OPS_EXPORT_KEY": "generic://:ops-test-export-key-6f1c2b9e8d7a4c3b5e@",
+    }
     with airflow_stack(root / "home", pg_server, dags_dir, REPO / "plugins", extra_env=env) as stack:
-        stack.wait_for_dags([BACKUP_DAG, LOGS_DAG, CLEAN_DAG])
+        stack.wait_for_dags([BACKUP_DAG, LOGS_DAG, CLEAN_DAG, EXPORT_DAG])
         context = Ctx(stack, s3_server.client(), pg_server, root, log_root)
         yield context
         _write_matrix(context)
@@ -486,9 +519,7 @@ def _backup_points(ctx: Ctx, run_id: str, when: dt.datetime, points: list[tuple[
         return None if _exists(s3, BUCKET, f"{folder}/verified.json") else "no verified.json yet"
 
     def verify_during() -> str | None:
-        dbs = ctx.admin_sql(
-            "SELECT datname FROM pg_database WHERE datname LIKE 'airflow_ops_restore_check_%'"
-        )
+        dbs = ctx.admin_sql(SCRATCH_SQL)
         return f"scratch restore running into {dbs[0][0]}" if dbs else None
 
     def verify_after() -> str | None:
@@ -503,16 +534,15 @@ def _backup_points(ctx: Ctx, run_id: str, when: dt.datetime, points: list[tuple[
     def retention_before() -> str | None:
         return "task process up; nothing deleted yet"
 
-    fake_total = [0]
+    # The 1,200th fake folder's verified.json goes in the second of six DeleteObjects batches when
+    # the markers go first (in the fourth when each folder is deleted in turn): once it is gone the
+    # step is mid-way, with whole batches still to send.
+    probe = f"{_fake_folder(1200)}/verified.json"
 
     def retention_during() -> str | None:
-        left = len(_keys(s3, BUCKET, f"{PREFIX}/2020-"))
-        if fake_total[0] and left <= fake_total[0] - 1000:
-            snapshot = backup_invariants_quick(ctx)
-            return f"{fake_total[0] - left} of {fake_total[0]} expired objects deleted" + (
-                f"; at the kill: {snapshot}" if snapshot else ""
-            )
-        return None
+        if _exists(s3, BUCKET, probe):
+            return None
+        return "the 1,200th expired folder's verified.json deleted; later batches pending"
 
     def retention_after() -> str | None:
         older = [f for f in _folders(s3) if f < folder and not f.startswith(f"{PREFIX}/2020-")]
@@ -529,38 +559,44 @@ def _backup_points(ctx: Ctx, run_id: str, when: dt.datetime, points: list[tuple[
         "retention:during": retention_during,
         "retention:after": retention_after,
     }
-    if any(p.point == "during" and p.step == "retention" for _, p in points):
-        fake_total[0] = len(_keys(s3, BUCKET, f"{PREFIX}/2020-"))
     for task_id, point in points:
-        kill_at(ctx, BACKUP_DAG, run_id, task_id, point, observers[f"{task_id}:{point.point}"])
+        kill_at(
+            ctx,
+            BACKUP_DAG,
+            run_id,
+            task_id,
+            point,
+            observers[f"{task_id}:{point.point}"],
+            lambda: backup_invariants(ctx, at_kill=True),
+        )
 
 
 def _folders(s3: Any) -> list[str]:
     return sorted({k.rsplit("/", 1)[0] for k in _keys(s3, BUCKET, PREFIX + "/") if k.count("/") >= 2})
 
 
-def backup_invariants_quick(ctx: Ctx) -> str:
-    """At the kill moment: any folder that looks verified without its dump and manifest."""
-    keys = _keys(ctx.s3, BUCKET, PREFIX + "/")
+def _torn(keys: dict[str, int]) -> list[str]:
+    """Folders that look verified (verified.json) without their dump and manifest."""
     folders: dict[str, set[str]] = {}
     for key in keys:
         folder, _, name = key.rpartition("/")
         folders.setdefault(folder, set()).add(name)
-    torn = [
+    return [
         f for f, n in folders.items() if "verified.json" in n and not {"metadata.dump", "manifest.json"} <= n
     ]
-    return f"{len(torn)} folder(s) verified without dump/manifest" if torn else ""
+
+
+def _fake_folder(i: int) -> str:
+    return f"{PREFIX}/{(dt.datetime(2020, 1, 1, tzinfo=dt.UTC) + dt.timedelta(hours=i)).strftime(STAMP_FMT)}"
 
 
 def _seed_expired(s3: Any) -> None:
-    base = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
-
     def put(i: int) -> None:
-        folder = f"{PREFIX}/{(base + dt.timedelta(hours=i)).strftime(STAMP_FMT)}"
+        folder = _fake_folder(i)
         for name in ("manifest.json", "metadata.dump", "verified.json"):
             s3.put_object(Bucket=BUCKET, Key=f"{folder}/{name}", Body=b"{}")
 
-    with ThreadPoolExecutor(12) as pool:
+    with ThreadPoolExecutor(16) as pool:
         list(pool.map(put, range(FAKE_FOLDERS)))
 
 
@@ -585,7 +621,7 @@ def backup_matrix(ctx: Ctx) -> list[Point]:
             [
                 ("backup", Point("backup upload", "during", "36 MB dump, 5 MB parts", True)),
                 ("verify", Point("verify", "during", "full scratch restore of 500k rows", True)),
-                ("retention", Point("retention", "during", "2,100 expired objects, 3 batches", True)),
+                ("retention", Point("retention", "during", "5,100 expired objects, 6 batches", True)),
             ],
         ),
         (
@@ -603,7 +639,7 @@ def backup_matrix(ctx: Ctx) -> list[Point]:
         run_id, when = _trigger(ctx, BACKUP_DAG, conf)
         _backup_points(ctx, run_id, when, points)
         mine = [p for _, p in points]
-        finish(ctx, BACKUP_DAG, run_id, mine, backup_invariants(ctx))
+        finish(ctx, BACKUP_DAG, run_id, mine, lambda: backup_invariants(ctx))
         done += mine
         time.sleep(1.1)  # the next run's backup folder is another second
     return done
@@ -646,11 +682,18 @@ def log_matrix(ctx: Ctx) -> list[Point]:
         (Point("log archive", "after", "first batch confirmed, deletes racing", True), after),
     ]
     for point, when in points:
-        kill_at(ctx, LOGS_DAG, run_id, "sweep_default", point, when)
+        kill_at(
+            ctx, LOGS_DAG, run_id, "sweep_default", point, when, lambda: log_invariants(ctx, seeded, True)
+        )
     mine = [p for p, _ in points]
-    finish(ctx, LOGS_DAG, run_id, mine, log_invariants(ctx, seeded))
-    left = [f for f in seeded if (ctx.log_root / f).exists()]
-    assert not left, f"{len(left)} expired files left after the successful retry"
+
+    def check() -> list[str]:
+        bad = log_invariants(ctx, seeded)
+        if left := [f for f in seeded if (ctx.log_root / f).exists()]:
+            bad.append(f"{len(left)} expired files left after the retry")
+        return bad
+
+    finish(ctx, LOGS_DAG, run_id, mine, check)
     return mine
 
 
@@ -689,7 +732,7 @@ def clean_matrix(ctx: Ctx, backup_matrix: list[Point]) -> list[Point]:
     key_prefix = f"{ARCHIVE_PREFIX}/{''.join(c if c.isalnum() or c in '_.-' else '_' for c in run_id)}"
 
     def clean_during() -> str | None:
-        now = tables_now()
+        now = _archive_tables(ctx)
         return f"archive table {next(iter(now))} filling" if now else None
 
     def uploaded() -> str | None:
@@ -713,12 +756,17 @@ def clean_matrix(ctx: Ctx, backup_matrix: list[Point]) -> list[Point]:
     ]
     for task_id, point, when in points:
         kill_at(ctx, CLEAN_DAG, run_id, task_id, point, when)
-        tables_now()
     mine = [p for _, p, _ in points]
-    finish(ctx, CLEAN_DAG, run_id, mine, clean_invariants(ctx, seeded, seen_tables))
-    left = ctx.sql("SELECT count(*) FROM log WHERE event = %s", (SEED_EVENT,))[0][0]
-    assert left == 0, f"{left} rows past retention still in log after the successful retry"
-    assert not _archive_tables(ctx), "archive tables left after the successful retry"
+
+    def check() -> list[str]:
+        bad = clean_invariants(ctx, seeded, seen_tables)
+        if left := ctx.sql("SELECT count(*) FROM log WHERE event = %s", (SEED_EVENT,))[0][0]:
+            bad.append(f"{left} rows past retention still in log after the retry")
+        if tables := _archive_tables(ctx):
+            bad.append(f"archive tables left after the retry: {sorted(tables)}")
+        return bad
+
+    finish(ctx, CLEAN_DAG, run_id, mine, check)
     return mine
 
 
@@ -726,3 +774,119 @@ def test_db_clean_steps_survive_sigkill_at_every_point(clean_matrix: list[Point]
     for p in clean_matrix:
         assert not p.violations, (p.step, p.point, p.violations)
         assert p.hit, (p.step, p.point, p.outcome)
+
+
+# ------------------------------------------------------------------------------------ config export
+def export_invariants(ctx: Ctx, at_kill: bool = False) -> list[str]:
+    """No open upload; every manifest (what marks an export complete) has its object, whose sha256
+    is the manifest's."""
+    s3, bad = ctx.s3, []
+    root = f"{EXPORT_PREFIX}/{EXPORT_DAG}/"
+    if not at_kill and (ups := _uploads(s3, EXPORT_BUCKET, root)):
+        bad.append(f"open multipart uploads: {ups}")
+    keys = _keys(s3, EXPORT_BUCKET, root)
+    for key in keys:
+        if not key.endswith(".manifest.json"):
+            continue
+        obj = key[: -len(".manifest.json")]
+        if obj not in keys:
+            bad.append(f"manifest {key} without its object")
+        elif "/2020/" not in key:
+            want = _json(s3, EXPORT_BUCKET, key)["object_sha256"]
+            if (
+                hashlib.sha256(s3.get_object(Bucket=EXPORT_BUCKET, Key=obj)["Body"].read()).hexdigest()
+                != want
+            ):
+                bad.append(f"{obj} does not match its manifest")
+    return bad
+
+
+def _fake_export(i: int) -> str:
+    when = dt.datetime(2020, 1, 1, tzinfo=dt.UTC) + dt.timedelta(hours=i)
+    return f"{EXPORT_PREFIX}/{EXPORT_DAG}/{when:%Y/%m}/config-export-{when:%Y%m%dT%H%M%SZ}.aopscx"
+
+
+def _seed_expired_exports(s3: Any) -> None:
+    def put(i: int) -> None:
+        key = _fake_export(i)
+        s3.put_object(Bucket=EXPORT_BUCKET, Key=key, Body=b"x")
+        s3.put_object(Bucket=EXPORT_BUCKET, Key=key + ".manifest.json", Body=b"{}")
+
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(put, range(FAKE_EXPORTS)))
+
+
+@pytest.fixture(scope="module")
+def export_matrix(ctx: Ctx, clean_matrix: list[Point]) -> list[Point]:
+    s3 = ctx.s3
+    root = f"{EXPORT_PREFIX}/{EXPORT_DAG}/"
+    done: list[Point] = []
+
+    def export_key(when: dt.datetime) -> str:
+        when = when.astimezone(dt.UTC)
+        return f"{root}{when:%Y/%m}/config-export-{when:%Y%m%dT%H%M%SZ}.aopscx"
+
+    # Run 1: the upload and the retention killed at their start.
+    run_id, when = _trigger(ctx, EXPORT_DAG)
+    first = export_key(when)
+
+    def before() -> str | None:
+        return None if _exists(s3, EXPORT_BUCKET, first) else "task process up; no export object yet"
+
+    points1: list[tuple[str, Point, Callable[[], str | None]]] = [
+        ("export", Point("export upload", "before", "kill at task start", True), before),
+        ("apply_retention", Point("export retention", "before", "kill at task start", True), lambda: "up"),
+    ]
+    # Run 2 (after 2,200 expired objects are seeded): the upload killed once confirmed; retention
+    # killed between two DeleteObjects batches, then once everything expired is gone.
+    second = ""
+
+    def after() -> str | None:
+        if _exists(s3, EXPORT_BUCKET, second + ".manifest.json"):
+            return "object and manifest confirmed; task not yet ended"
+        return None
+
+    # The 1,300th fake's manifest goes in the second of six batches when the manifests go first
+    # (in the third when each export's object and manifest go together).
+    probe = _fake_export(1300) + ".manifest.json"
+
+    def retention_during() -> str | None:
+        if _exists(s3, EXPORT_BUCKET, probe):
+            return None
+        return "the 1,300th expired export's manifest deleted; later batches pending"
+
+    def retention_after() -> str | None:
+        gone = not _keys(s3, EXPORT_BUCKET, f"{root}2020/") and not _exists(s3, EXPORT_BUCKET, first)
+        return "every expired export deleted; task not yet ended" if gone else None
+
+    points2: list[tuple[str, Point, Callable[[], str | None]]] = [
+        ("export", Point("export upload", "after", "manifest confirmed, before the task ends", False), after),
+        (
+            "apply_retention",
+            Point("export retention", "during", "5,200 expired objects, 6 batches", True),
+            retention_during,
+        ),
+        (
+            "apply_retention",
+            Point("export retention", "after", "objects gone, before the task ends", False),
+            retention_after,
+        ),
+    ]
+    for n, points in enumerate((points1, points2)):
+        if n:
+            _seed_expired_exports(s3)
+            time.sleep(1.1)
+            run_id, when = _trigger(ctx, EXPORT_DAG)
+            second = export_key(when)
+        for task_id, point, cond in points:
+            kill_at(ctx, EXPORT_DAG, run_id, task_id, point, cond, lambda: export_invariants(ctx, True))
+        mine = [p for _, p, _ in points]
+        finish(ctx, EXPORT_DAG, run_id, mine, lambda: export_invariants(ctx))
+        done += mine
+    return done
+
+
+def test_config_export_survives_sigkill_at_every_point(export_matrix: list[Point]) -> None:
+    for p in export_matrix:
+        assert not p.violations, (p.step, p.point, p.violations)
+        assert p.hit or not p.deterministic, (p.step, p.point, p.outcome)
