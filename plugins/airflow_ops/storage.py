@@ -12,7 +12,7 @@ import json
 import logging
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any, BinaryIO
+from typing import IO, Any, BinaryIO
 
 from airflow_ops.exceptions import AirflowOpsError
 
@@ -187,6 +187,28 @@ def upload_file_confirmed(
     size = os.path.getsize(path)
     try:
         client.upload_file(str(path), bucket, key, ExtraArgs=sse or None)
+    except Exception as exc:
+        raise StorageError(
+            f"upload to s3://{bucket}/{key} failed: {aws_reason(exc)} (check the bucket exists and the AWS "
+            "connection may write to it)"
+        ) from exc
+    confirm(client, bucket, key, size)
+    return size
+
+
+def upload_fileobj_confirmed(
+    client: Any, bucket: str, key: str, fh: IO[bytes], sse: dict[str, str] | None = None
+) -> int:
+    """Upload a seekable file object from its start (multipart when large), then confirm its size.
+
+    For temporary files opened without a name (``tempfile.TemporaryFile``): a task killed mid-way
+    leaves nothing on disk, where a named file would stay behind.
+    """
+    fh.flush()
+    size = fh.seek(0, os.SEEK_END)
+    fh.seek(0)
+    try:
+        client.upload_fileobj(fh, bucket, key, ExtraArgs=sse or None)
     except Exception as exc:
         raise StorageError(
             f"upload to s3://{bucket}/{key} failed: {aws_reason(exc)} (check the bucket exists and the AWS "

@@ -328,8 +328,8 @@ class _Store:
     def abort_multipart_upload(self, Bucket: str, Key: str, UploadId: str) -> None:
         self.aborted.append(Key)
 
-    def upload_file(self, path: str, bucket: str, key: str, ExtraArgs: Any = None) -> None:
-        self.objects[key] = Path(path).read_bytes()
+    def upload_fileobj(self, fh: Any, bucket: str, key: str, ExtraArgs: Any = None) -> None:
+        self.objects[key] = fh.read()
 
     def head_object(self, Bucket: str, Key: str) -> dict[str, Any]:
         return {"ContentLength": len(self.objects[Key])}
