@@ -11,14 +11,15 @@ scheduler's own retry waits ``retry_delay_minutes``, at least a minute; a clear 
 try of the same run).
 
 The levers are real: a metadata DB with a 500k-row table (the dump streams for seconds, the full
-verify's scratch restore takes seconds), about 5,000 expired objects (six DeleteObjects batches),
+verify's scratch restore takes seconds), over 2,000 expired objects (three DeleteObjects batches),
 log files of random bytes in batches above the multipart threshold, 120k purgeable log rows, and
 the seconds an ``airflow db`` command takes to start.
 
 The invariants are checked at the kill (before the retry) and after the run: no partial object at
 a final key and no open multipart upload; no log file deleted unless it is in an uploaded archive;
 no archive table dropped without a confirmed upload; every purged row in the DB or in S3; the
-``latest-verified`` pointer at a verified backup; nothing the killed step started left running.
+``latest-verified`` pointer at a verified backup; nothing the killed step started left running;
+no temporary file of the bundle left in the tasks' TMPDIR once the run is over.
 A point the kill may miss (the step's last action is a fast S3 call, then it ends) is recorded as
 ``missed`` in the matrix rather than faked; the deterministic points must be hit. The matrix is
 written as JSON and Markdown under the test's tmp folder and printed.
@@ -54,13 +55,13 @@ pytestmark = pytest.mark.airflow
 REPO = Path(__file__).resolve().parents[2]
 BACKUP_DAG, LOGS_DAG, CLEAN_DAG = "ops_kill_backup", "ops_kill_logs", "ops_kill_dbclean"
 EXPORT_DAG, EXPORT_BUCKET, EXPORT_PREFIX = "ops_kill_export", "airflow-ops-exports", "kill-export"
-FAKE_EXPORTS = 2600  # x 2 keys = 5,200 expired objects: six DeleteObjects batches
+FAKE_EXPORTS = 1100  # x 2 keys = 2,200 expired objects: three DeleteObjects batches
 BUCKET, PREFIX = "airflow-ops-backups", "kill-backup"
 LOG_BUCKET, LOG_PREFIX = "airflow-ops-logs", "kill-logs"
 ARCHIVE_BUCKET, ARCHIVE_PREFIX = "airflow-ops-archive", "kill-dbclean"
 DAY = 86_400
 BALLAST_ROWS = 500_000
-FAKE_FOLDERS = 1700  # x 3 keys = 5,100 expired objects: six DeleteObjects batches
+FAKE_FOLDERS = 700  # x 3 keys = 2,100 expired objects: three DeleteObjects batches
 SEED_EVENT = "kill_matrix_seed"
 SEED_LOG_ROWS = 120_000
 SCRATCH_SQL = "SELECT datname FROM pg_database WHERE datname LIKE 'airflow_ops_restore_check_%'"
@@ -284,6 +285,10 @@ def finish(ctx: Ctx, dag_id: str, run_id: str, points: list[Point], check: Calla
     """Wait for the run; every point of it gets the run's verdict and the invariants checked after it."""
     run = ctx.stack.wait_run(dag_id, run_id, timeout=300)
     violations = check()
+    # The bundle's temporary files (log batches, exported archive tables) do not outlive the run.
+    left = sorted(p.name for p in (ctx.root / "tmp").iterdir() if p.name.startswith("airflow-ops-"))
+    if left:
+        violations.append(f"temporary files left in TMPDIR: {left[:5]}")
     if run.state != "success":
         print(f"\n{dag_id}/{run_id} ended {run.state}: {run.task_states}\n{run.log_text()[-4000:]}")
         violations = [*violations, f"the run ended {run.state} ({run.task_states})"]
@@ -466,7 +471,10 @@ def ctx(
         (config_dir / f"{cfg['dag_id']}.yml").write_text(yaml.safe_dump(cfg))
     for rendered in render_all(config_dir, dags_dir, root):
         rendered.dag_path.write_text(rendered.text)
+    tmp = root / "tmp"  # the tasks' temporary directory: what a killed step leaves there is seen
+    tmp.mkdir(mode=0o700)
     env = {
+        "TMPDIR": str(tmp),
         "AIRFLOW_CONN_AWS_DEFAULT": s3_server.aws_conn_uri(),
         "AIRFLOW_OPS_TEST_MODE": "1",
         "AIRFLOW_CONN_OPS_EXPORT_KEY": "generic://:ops-test-export-key-6f1c2b9e8d7a4c3b5e@",
@@ -539,15 +547,15 @@ def _backup_points(ctx: Ctx, run_id: str, when: dt.datetime, points: list[tuple[
     def retention_before() -> str | None:
         return "task process up; nothing deleted yet"
 
-    # The 1,200th fake folder's verified.json goes in the second of six DeleteObjects batches when
-    # the markers go first (in the fourth when each folder is deleted in turn): once it is gone the
-    # step is mid-way, with whole batches still to send.
-    probe = f"{_fake_folder(1200)}/verified.json"
+    # The 400th fake folder's manifest goes in the second of three DeleteObjects batches, whether
+    # the markers go first or each folder goes in turn: once it is gone the step is mid-way, with
+    # the third batch still to send.
+    probe = f"{_fake_folder(400)}/manifest.json"
 
     def retention_during() -> str | None:
         if _exists(s3, BUCKET, probe):
             return None
-        return "the 1,200th expired folder's verified.json deleted; later batches pending"
+        return "the 400th expired folder's manifest deleted (batch 2 of 3)"
 
     def retention_after() -> str | None:
         older = [f for f in _folders(s3) if f < folder and not f.startswith(f"{PREFIX}/2020-")]
@@ -626,7 +634,7 @@ def backup_matrix(ctx: Ctx) -> list[Point]:
             [
                 ("backup", Point("backup upload", "during", "36 MB dump, 5 MB parts", True)),
                 ("verify", Point("verify", "during", "full scratch restore of 500k rows", True)),
-                ("retention", Point("retention", "during", "5,100 expired objects, 6 batches", True)),
+                ("retention", Point("retention", "during", "2,100 expired objects, 3 batches", True)),
             ],
         ),
         (
@@ -851,14 +859,14 @@ def export_matrix(ctx: Ctx, clean_matrix: list[Point]) -> list[Point]:
             return "object and manifest confirmed; task not yet ended"
         return None
 
-    # The 1,300th fake's manifest goes in the second of six batches when the manifests go first
-    # (in the third when each export's object and manifest go together).
-    probe = _fake_export(1300) + ".manifest.json"
+    # The 700th fake's object goes in the second of three batches, whether the manifests go first
+    # or each export's object and manifest go together.
+    probe = _fake_export(700)
 
     def retention_during() -> str | None:
         if _exists(s3, EXPORT_BUCKET, probe):
             return None
-        return "the 1,300th expired export's manifest deleted; later batches pending"
+        return "the 700th expired export's object deleted (batch 2 of 3)"
 
     def retention_after() -> str | None:
         gone = not _keys(s3, EXPORT_BUCKET, f"{root}2020/") and not _exists(s3, EXPORT_BUCKET, first)
@@ -868,7 +876,7 @@ def export_matrix(ctx: Ctx, clean_matrix: list[Point]) -> list[Point]:
         ("export", Point("export upload", "after", "manifest confirmed, before the task ends", False), after),
         (
             "apply_retention",
-            Point("export retention", "during", "5,200 expired objects, 6 batches", True),
+            Point("export retention", "during", "2,200 expired objects, 3 batches", True),
             retention_during,
         ),
         (
