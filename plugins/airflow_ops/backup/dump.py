@@ -133,7 +133,11 @@ def run_backup(
         identity = database_identity(cur)
         abort_dangling_uploads(client, loc.bucket, loc.dump_key, prefix=loc.prefix)
         # A re-run of a verified date is unverified from before its new dump lands: a kill between
-        # the upload and the manifest must not leave a verified.json next to a dump it never saw.
+        # the upload and verify must leave neither the pointer nor a verified.json naming a dump
+        # they never saw.
+        from airflow_ops.backup.pointer import unpoint_folder
+
+        unpoint_folder(client, loc.bucket, loc.prefix, loc.folder)
         client.delete_object(Bucket=loc.bucket, Key=loc.verified_key)
         counts: dict[str, int] = {}
         count_errors: list[BaseException] = []
