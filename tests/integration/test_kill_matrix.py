@@ -234,6 +234,8 @@ def kill_at(
         assert time.monotonic() < deadline, f"{point.step}/{point.point}: kill point never reached"
         if not _alive(proc):
             point.outcome = "missed: the step finished before the kill point"
+            # The moment it ended is a moment too: the invariants hold there (before the next step).
+            point.violations += [f"as it ended: {v}" for v in (at_kill() if at_kill else [])]
             ctx.points.append(point)
             return
         seen = when()
@@ -646,16 +648,50 @@ def backup_matrix(ctx: Ctx) -> list[Point]:
             ],
         ),
     ]
+    run_id, when = "", dt.datetime.now(dt.UTC)
     for conf, points in plans:
         if conf.get("force_full_restore"):
             _seed_expired(ctx.s3)
+        time.sleep(1.1)  # each run's backup folder is another second
         run_id, when = _trigger(ctx, BACKUP_DAG, conf)
         _backup_points(ctx, run_id, when, points)
         mine = [p for _, p in points]
         finish(ctx, BACKUP_DAG, run_id, mine, lambda: backup_invariants(ctx))
         done += mine
-        time.sleep(1.1)  # the next run's backup folder is another second
+    done.append(_rerun_verified_date(ctx, run_id, when))
     return done
+
+
+def _rerun_verified_date(ctx: Ctx, run_id: str, when: dt.datetime) -> Point:
+    """Re-run the last, verified date (the documented way: clear the finished run): its new dump
+    replaces the one the pointer names. Killed once the new manifest landed, before verify."""
+    folder = f"{PREFIX}/{when.astimezone(dt.UTC).strftime(STAMP_FMT)}"
+    old = _json(ctx.s3, BUCKET, f"{folder}/manifest.json")["started_at"]
+    assert _json(ctx.s3, BUCKET, f"{PREFIX}/latest-verified.json")["key"] == f"{folder}/metadata.dump"
+    ctx.api.request(
+        "POST",
+        f"/api/v2/dags/{BACKUP_DAG}/clearTaskInstances",
+        json={
+            "dry_run": False,
+            "dag_run_id": run_id,
+            "task_ids": ["backup"],
+            "only_failed": False,
+            "include_downstream": True,
+            "reset_dag_runs": True,
+        },
+    )
+
+    def replaced() -> str | None:
+        try:
+            started = _json(ctx.s3, BUCKET, f"{folder}/manifest.json")["started_at"]
+        except Exception:
+            return None
+        return "the date's new dump and manifest landed, not verified yet" if started != old else None
+
+    point = Point("backup upload", "after, re-run of the verified date", "clear the finished run", False)
+    kill_at(ctx, BACKUP_DAG, run_id, "backup", point, replaced, lambda: backup_invariants(ctx, at_kill=True))
+    finish(ctx, BACKUP_DAG, run_id, [point], lambda: backup_invariants(ctx))
+    return point
 
 
 def test_backup_steps_survive_sigkill_at_every_point(backup_matrix: list[Point]) -> None:
