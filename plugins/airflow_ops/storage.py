@@ -363,7 +363,7 @@ def abort_incomplete_uploads(
     for page in pages:
         for upload in page.get("Uploads", []):
             key = str(upload["Key"])
-            if not wanted(key):
+            if not key.startswith(prefix) or not wanted(key):  # a store may ignore Prefix
                 continue
             try:
                 client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload["UploadId"])
