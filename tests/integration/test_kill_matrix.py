@@ -160,7 +160,7 @@ class Ctx:
         conn.autocommit = True
         try:
             with conn.cursor() as cur:
-                cur.execute(query, args)
+                cur.execute(query, args or None)
                 return cur.fetchall() if cur.description else []
         finally:
             conn.close()
@@ -295,6 +295,9 @@ def finish(ctx: Ctx, dag_id: str, run_id: str, points: list[Point], check: Calla
         print(f"\n{dag_id}/{run_id} ended {run.state}: {run.task_states}\n{run.log_text()[-4000:]}")
         violations = [*violations, f"the run ended {run.state} ({run.task_states})"]
     for p in points:
+        if p.state_after_kill == "success":
+            p.hit = False
+            p.outcome = "missed: the kill came after the step had reported success"
         if not p.outcome:
             p.outcome = "retry succeeded" if run.state == "success" else f"run {run.state}"
         p.violations += violations
@@ -375,9 +378,7 @@ def backup_invariants(ctx: Ctx, at_kill: bool = False) -> list[str]:
             bad.append(f"pointer at {pointer['key']}, whose object is not the verified one")
         elif _json(s3, BUCKET, f"{folder}/verified.json")["sha256"] != pointer["sha256"]:
             bad.append(f"pointer at {pointer['key']} disagrees with its verified.json")
-    scratch = ctx.admin_sql(
-        "SELECT datname FROM pg_database WHERE datname LIKE 'airflow_ops_restore_check_%'"
-    )
+    scratch = [] if at_kill else ctx.admin_sql(SCRATCH_SQL)
     if scratch:
         bad.append(f"scratch restore databases left: {[r[0] for r in scratch]}")
     return bad
@@ -523,7 +524,7 @@ def _backup_points(ctx: Ctx, run_id: str, when: dt.datetime, points: list[tuple[
         if not ups:
             return None
         parts = s3.list_parts(Bucket=BUCKET, Key=dump, UploadId=ups[0]["UploadId"]).get("Parts", [])
-        return f"multipart upload open at the dump key, {len(parts)} part(s) stored"
+        return f"multipart upload open at the dump key, {len(parts)} part(s) stored" if parts else None
 
     def after_upload() -> str | None:
         if _exists(s3, BUCKET, dump) and _exists(s3, BUCKET, manifest):
