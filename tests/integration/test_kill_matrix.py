@@ -151,9 +151,17 @@ class Ctx:
     log_root: Path
     points: list[Point] = field(default_factory=list)
     api: Any = None
+    #: scratch restore databases our verify created (the server is shared: others' are not ours)
+    scratch: set[str] = field(default_factory=set)
+    foreign_scratch: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.api = self.stack.api()  # one JWT for the whole matrix
+        self.foreign_scratch = {r[0] for r in self.admin_sql(SCRATCH_SQL)}
+
+    def scratch_dbs(self) -> set[str]:
+        """The scratch restore databases on the server now that are not from before the matrix."""
+        return {r[0] for r in self.admin_sql(SCRATCH_SQL)} - self.foreign_scratch
 
     def sql(self, query: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         conn = psycopg2.connect(self.stack.sql_alchemy_conn.replace("+psycopg2", ""))
@@ -378,9 +386,9 @@ def backup_invariants(ctx: Ctx, at_kill: bool = False) -> list[str]:
             bad.append(f"pointer at {pointer['key']}, whose object is not the verified one")
         elif _json(s3, BUCKET, f"{folder}/verified.json")["sha256"] != pointer["sha256"]:
             bad.append(f"pointer at {pointer['key']} disagrees with its verified.json")
-    scratch = [] if at_kill else ctx.admin_sql(SCRATCH_SQL)
+    scratch = set() if at_kill else ctx.scratch_dbs() & ctx.scratch
     if scratch:
-        bad.append(f"scratch restore databases left: {[r[0] for r in scratch]}")
+        bad.append(f"scratch restore databases left: {sorted(scratch)}")
     return bad
 
 
@@ -535,8 +543,9 @@ def _backup_points(ctx: Ctx, run_id: str, when: dt.datetime, points: list[tuple[
         return None if _exists(s3, BUCKET, f"{folder}/verified.json") else "no verified.json yet"
 
     def verify_during() -> str | None:
-        dbs = ctx.admin_sql(SCRATCH_SQL)
-        return f"scratch restore running into {dbs[0][0]}" if dbs else None
+        dbs = ctx.scratch_dbs()
+        ctx.scratch |= dbs
+        return f"scratch restore running into {sorted(dbs)[0]}" if dbs else None
 
     def verify_after() -> str | None:
         try:
