@@ -342,20 +342,23 @@ def abort_incomplete_uploads(
     A task process killed mid-upload (SIGKILL, OOM, a lost worker) cannot abort its own upload:
     the next attempt calls this before uploading, so its parts do not stay in the bucket for ever.
     Returns the keys aborted. A store without ListMultipartUploads (s3rver answers 501) gets a
-    warning once and nothing is aborted; other errors raise.
+    warning once and nothing is aborted; other errors raise :class:`StorageError`.
     """
     aborted: list[str] = []
     try:
         pages = list(client.get_paginator("list_multipart_uploads").paginate(Bucket=bucket, Prefix=prefix))
     except Exception as exc:
         if not unsupported(exc):
-            raise
+            raise StorageError(
+                f"cannot list incomplete multipart uploads under s3://{bucket}/{prefix}: {aws_reason(exc)} "
+                "(check the bucket exists and the AWS connection may list and abort uploads in it)"
+            ) from exc
         warn_once(
             "ListMultipartUploads",
             endpoint_of(client),
             "%s does not implement ListMultipartUploads (%s): leftovers of crashed uploads cannot be "
-            "found and aborted; each upload aborts itself on failure. Add a bucket lifecycle rule "
-            "AbortIncompleteMultipartUpload where the store supports one.",
+            "found and aborted; each backup or archive aborts its own upload on failure. Add a bucket "
+            "lifecycle rule AbortIncompleteMultipartUpload where the store supports one.",
             endpoint_of(client),
             aws_reason(exc),
         )
@@ -369,7 +372,11 @@ def abort_incomplete_uploads(
                 client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload["UploadId"])
             except Exception as exc:
                 if error_code(exc) not in ("NoSuchUpload", "404") and http_status(exc) != 404:
-                    raise
+                    raise StorageError(
+                        f"cannot abort the incomplete multipart upload {upload['UploadId']} of "
+                        f"s3://{bucket}/{key}: {aws_reason(exc)}; remove it with `aws s3api "
+                        f"abort-multipart-upload` or a lifecycle rule AbortIncompleteMultipartUpload"
+                    ) from exc
             aborted.append(key)
     if aborted:
         log.warning(
