@@ -13,9 +13,9 @@ import logging
 import os
 import threading
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import IO, Any, BinaryIO
 
 from airflow_ops.exceptions import AirflowOpsError
 
@@ -309,6 +309,28 @@ def upload_file_confirmed(
     return size
 
 
+def upload_fileobj_confirmed(
+    client: Any, bucket: str, key: str, fh: IO[bytes], sse: dict[str, str] | None = None
+) -> int:
+    """Upload a seekable file object from its start (multipart when large), then confirm its size.
+
+    For temporary files opened without a name (``tempfile.TemporaryFile``): a task killed mid-way
+    leaves nothing on disk, where a named file would stay behind.
+    """
+    fh.flush()
+    size = fh.seek(0, os.SEEK_END)
+    fh.seek(0)
+    try:
+        client.upload_fileobj(fh, bucket, key, ExtraArgs=sse or None)
+    except Exception as exc:
+        raise StorageError(
+            f"upload to s3://{bucket}/{key} failed: {aws_reason(exc)} (check the bucket exists and the AWS "
+            "connection may write to it)"
+        ) from exc
+    confirm(client, bucket, key, size)
+    return size
+
+
 def abort_uploads(client: Any, bucket: str, key: str, upload_ids: list[str]) -> str:
     """Abort these multipart uploads of ``key`` (already gone counts as aborted); ``""`` when none is
     left, else one sentence naming what is left and how to remove it."""
@@ -483,3 +505,67 @@ def attempts(exc: BaseException) -> str:
         if tried is not None:
             return f"{int(tried) + 1} attempt(s)"
     return "botocore's retries"
+
+
+#: Answers of a store that does not offer an operation at all (as opposed to refusing this caller).
+UNSUPPORTED_CODES = frozenset({"NotImplemented", "MethodNotAllowed", "501", "405"})
+
+
+def unsupported(exc: BaseException) -> bool:
+    """Whether ``exc`` says the store does not implement the operation (s3rver: 501, 405)."""
+    return error_code(exc) in UNSUPPORTED_CODES or http_status(exc) in (405, 501)
+
+
+def abort_incomplete_uploads(
+    client: Any, bucket: str, prefix: str, wanted: Callable[[str], bool] = lambda key: True
+) -> list[str]:
+    """Abort every incomplete multipart upload under ``prefix`` whose key is ``wanted``.
+
+    A task process killed mid-upload (SIGKILL, OOM, a lost worker) cannot abort its own upload:
+    the next attempt calls this before uploading, so its parts do not stay in the bucket for ever.
+    Returns the keys aborted. A store without ListMultipartUploads (s3rver answers 501) gets a
+    warning once and nothing is aborted; other errors raise :class:`StorageError`.
+    """
+    aborted: list[str] = []
+    try:
+        pages = list(client.get_paginator("list_multipart_uploads").paginate(Bucket=bucket, Prefix=prefix))
+    except Exception as exc:
+        if not unsupported(exc):
+            raise StorageError(
+                f"cannot list incomplete multipart uploads under s3://{bucket}/{prefix}: {aws_reason(exc)} "
+                "(check the bucket exists and the AWS connection may list and abort uploads in it)"
+            ) from exc
+        warn_once(
+            "ListMultipartUploads",
+            endpoint_of(client),
+            "%s does not implement ListMultipartUploads (%s): leftovers of crashed uploads cannot be "
+            "found and aborted; each backup or archive aborts its own upload on failure. Add a bucket "
+            "lifecycle rule AbortIncompleteMultipartUpload where the store supports one.",
+            endpoint_of(client),
+            aws_reason(exc),
+        )
+        return aborted
+    for page in pages:
+        for upload in page.get("Uploads", []):
+            key = str(upload["Key"])
+            if not key.startswith(prefix) or not wanted(key):  # a store may ignore Prefix
+                continue
+            try:
+                client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload["UploadId"])
+            except Exception as exc:
+                if error_code(exc) not in ("NoSuchUpload", "404") and http_status(exc) != 404:
+                    raise StorageError(
+                        f"cannot abort the incomplete multipart upload {upload['UploadId']} of "
+                        f"s3://{bucket}/{key}: {aws_reason(exc)}; remove it with `aws s3api "
+                        f"abort-multipart-upload` or a lifecycle rule AbortIncompleteMultipartUpload"
+                    ) from exc
+            aborted.append(key)
+    if aborted:
+        log.warning(
+            "Aborted %d incomplete multipart upload(s) left by an earlier attempt under s3://%s/%s: %s",
+            len(aborted),
+            bucket,
+            prefix,
+            _some(aborted),
+        )
+    return aborted

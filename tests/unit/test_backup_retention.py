@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
+from typing import Any
 
 import pytest
 
@@ -144,3 +146,95 @@ def test_a_pointer_without_a_logical_date_never_blocks_a_verified_backup() -> No
     assert _pointer_when({"key": "x"}) is None
     assert _pointer_when({"logical_date": "not a date"}) is None
     assert _pointer_when({"logical_date": "2026-11-23T00:00:00+00:00"}) is not None
+
+
+def test_retention_deletes_every_verified_marker_before_any_dump() -> None:
+    """Deletes go in batches of 1,000: a run killed between two must not leave a folder that still
+    looks verified without its dump (issue 13, kill matrix)."""
+    from airflow_ops.backup.retention import markers_first
+
+    keys = [
+        f"p/2020-01-0{d}T000000Z/{n}"
+        for d in (1, 2)
+        for n in ("manifest.json", "metadata.dump", "verified.json")
+    ]
+    ordered = markers_first(keys)
+    assert ordered[:2] == ["p/2020-01-01T000000Z/verified.json", "p/2020-01-02T000000Z/verified.json"]
+    assert sorted(ordered) == sorted(keys)
+
+
+class _Bucket:
+    """One bucket as a dict (body, metadata), with the calls the pointer helpers make (a fake)."""
+
+    class NoSuchKey(Exception):
+        pass
+
+    def __init__(self) -> None:
+        self.objects: dict[str, tuple[bytes, dict[str, str]]] = {}
+        self.exceptions = self
+
+    def put_object(self, Bucket: str, Key: str, Body: bytes, Metadata: Any = None, **_: Any) -> None:
+        self.objects[Key] = (Body, dict(Metadata or {}))
+
+    def get_object(self, Bucket: str, Key: str) -> dict[str, Any]:
+        if Key not in self.objects:
+            raise self.NoSuchKey(Key)
+        body, meta = self.objects[Key]
+        return {"Body": io.BytesIO(body), "Metadata": meta}
+
+    def head_object(self, Bucket: str, Key: str) -> dict[str, Any]:
+        body, meta = self.objects[Key]
+        return {"ContentLength": len(body), "Metadata": meta}
+
+    def delete_object(self, Bucket: str, Key: str) -> None:
+        self.objects.pop(Key, None)
+
+    def get_paginator(self, name: str) -> Any:
+        bucket = self
+
+        class Pages:
+            def paginate(self, Bucket: str, Prefix: str, **_: Any) -> list[dict[str, Any]]:
+                keys = sorted(k for k in bucket.objects if k.startswith(Prefix))
+                return [{"Contents": [{"Key": k, "Size": len(bucket.objects[k][0])} for k in keys]}]
+
+        return Pages()
+
+
+def _verified(bucket: _Bucket, day: int) -> str:
+    from airflow_ops.backup.pointer import mark_verified
+
+    folder = f"p/2026-11-{day:02d}T000000Z"
+    bucket.put_object("b", f"{folder}/metadata.dump", b"dump")
+    bucket.put_object("b", f"{folder}/manifest.json", b"{}")
+    manifest = type(
+        "M",
+        (),
+        {
+            "key": f"{folder}/metadata.dump",
+            "bucket": "b",
+            "dag_id": "d",
+            "logical_date": f"2026-11-{day:02d}T00:00:00+00:00",
+            "sha256": "0" * 64,
+            "size_bytes": 4,
+        },
+    )()
+    mark_verified(bucket, manifest, "p", "2026-11-30T00:00:00+00:00", False)
+    return folder
+
+
+def test_a_rerun_of_the_pointed_date_points_back_at_the_previous_verified_backup() -> None:
+    """Re-running the date the pointer names: from before its new dump lands until verify passes,
+    the pointer names the previous verified backup, or nothing (issue 13, kill matrix)."""
+    from airflow_ops.backup.pointer import read_latest_verified, unpoint_folder
+
+    bucket = _Bucket()
+    first = _verified(bucket, 1)
+    second = _verified(bucket, 2)
+    assert read_latest_verified(bucket, "b", "p")["key"] == f"{second}/metadata.dump"  # type: ignore[index]
+    assert unpoint_folder(bucket, "b", "p", first) == f"{second}/metadata.dump"  # not the pointed one
+    assert unpoint_folder(bucket, "b", "p", second) == f"{first}/metadata.dump"
+    assert read_latest_verified(bucket, "b", "p")["key"] == f"{first}/metadata.dump"  # type: ignore[index]
+    bucket.delete_object("b", f"{first}/verified.json")
+    bucket.put_object("b", "p/latest-verified.json", bucket.objects[f"{second}/verified.json"][0])
+    assert unpoint_folder(bucket, "b", "p", second) is None
+    assert read_latest_verified(bucket, "b", "p") is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -200,3 +201,29 @@ def test_database_identity_without_pg_control_system_access_is_the_name() -> Non
     cur = Cur()
     assert database_identity(cur) == {"system_identifier": None, "dbname": "airflow"}
     assert cur.sql[-1] == "ROLLBACK TO SAVEPOINT airflow_ops_identity"
+
+
+@pytest.mark.process
+def test_the_export_directory_of_a_killed_task_is_removed_and_a_live_ones_kept(tmp_path: Path) -> None:
+    """A task killed mid-export leaves its CSVs (purged rows) in a private directory named after
+    its pid; the next archive step removes it, never a live process's (issue 13, kill matrix)."""
+    import os
+
+    from airflow_ops.dbclean.runner import STAGING_PREFIX, remove_abandoned_staging
+
+    gone = tmp_path / f"{STAGING_PREFIX}{_exited_pid()}-abc"
+    live = tmp_path / f"{STAGING_PREFIX}{os.getpid()}-def"
+    other = tmp_path / "unrelated-123-x"
+    for d in (gone, live, other):
+        d.mkdir()
+        (d / "log.csv").write_text("id\n1\n")
+    assert remove_abandoned_staging(str(tmp_path)) == [str(gone)]
+    assert not gone.exists() and live.exists() and other.exists()
+
+
+def _exited_pid() -> int:
+    import subprocess
+
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid

@@ -302,3 +302,61 @@ def test_the_sweep_step_returns_the_cutoff_it_applied(tmp_path: Path, monkeypatc
     cutoff = dt.datetime.fromisoformat(out["cutoff"])
     assert out["retention_days"] == 10
     assert abs((cutoff - before).total_seconds()) < 60
+
+
+class _Store:
+    """A bucket as a dict, with the few calls the log archiver makes (a unit-test fake)."""
+
+    def __init__(self, objects: dict[str, bytes], uploads: list[str]) -> None:
+        self.objects = objects
+        self.uploads = uploads
+        self.aborted: list[str] = []
+
+    def get_paginator(self, name: str) -> Any:
+        store = self
+
+        class Pages:
+            def paginate(self, Bucket: str, Prefix: str, **_: Any) -> list[dict[str, Any]]:
+                if name == "list_multipart_uploads":
+                    ups = [{"Key": k, "UploadId": f"u{i}"} for i, k in enumerate(store.uploads)]
+                    return [{"Uploads": [u for u in ups if u["Key"].startswith(Prefix)]}]
+                objs = [{"Key": k, "Size": len(v)} for k, v in sorted(store.objects.items())]
+                return [{"Contents": [o for o in objs if o["Key"].startswith(Prefix)]}]
+
+        return Pages()
+
+    def abort_multipart_upload(self, Bucket: str, Key: str, UploadId: str) -> None:
+        self.aborted.append(Key)
+
+    def upload_fileobj(self, fh: Any, bucket: str, key: str, ExtraArgs: Any = None) -> None:
+        self.objects[key] = fh.read()
+
+    def head_object(self, Bucket: str, Key: str) -> dict[str, Any]:
+        return {"ContentLength": len(self.objects[Key])}
+
+
+def test_a_retried_archive_never_overwrites_the_batches_of_an_earlier_attempt(tmp_path: Path) -> None:
+    """A killed attempt uploaded batch 00000 and deleted its files: the retry must write 00001 on,
+    and abort the multipart upload the killed attempt left open (issue 13, kill matrix)."""
+    from airflow_ops.logcleanup.archive import S3LogArchiver
+
+    prefix = "logs/host/task-logs/manual__x"
+    store = _Store(
+        {
+            f"{prefix}-00000.tar.gz": b"first attempt",
+            "logs/host/task-logs/manual__x_other-00007.tar.gz": b"x",
+        },
+        [f"{prefix}-00001.tar.gz", "logs/host/task-logs/another-run-00000.tar.gz"],
+    )
+    (tmp_path / "a.log").write_text("a")
+    archiver = S3LogArchiver(store, "b", prefix, str(tmp_path), RootStats("task-logs", str(tmp_path), False))
+    fd = os.open(tmp_path, os.O_RDONLY)
+    try:
+        archiver.add(fd, "a.log", "a.log", os.stat(tmp_path / "a.log"))
+        archiver.finish()
+    finally:
+        os.close(fd)
+    assert archiver.uploaded == [f"{prefix}-00001.tar.gz"]
+    assert store.objects[f"{prefix}-00000.tar.gz"] == b"first attempt"
+    assert store.aborted == [f"{prefix}-00001.tar.gz"]
+    assert not (tmp_path / "a.log").exists()

@@ -131,7 +131,14 @@ def run_backup(
         from airflow_ops.backup.identity import database_identity
 
         identity = database_identity(cur)
-        abort_dangling_uploads(client, loc.bucket, loc.dump_key)
+        abort_dangling_uploads(client, loc.bucket, loc.dump_key, prefix=loc.prefix)
+        # A re-run of a verified date is unverified from before its new dump lands: a kill between
+        # the upload and verify must leave neither the pointer nor a verified.json naming a dump
+        # they never saw.
+        from airflow_ops.backup.pointer import unpoint_folder
+
+        unpoint_folder(client, loc.bucket, loc.prefix, loc.folder)
+        client.delete_object(Bucket=loc.bucket, Key=loc.verified_key)
         counts: dict[str, int] = {}
         count_errors: list[BaseException] = []
 
@@ -210,8 +217,6 @@ def run_backup(
         "application/json",
         sse_args(req.sse, req.kms_key_id),
     )
-    # A re-run of a verified date is unverified again until verify passes.
-    client.delete_object(Bucket=loc.bucket, Key=loc.verified_key)
     log.info("Uploaded %s (%d bytes, sha256 %s)", loc.url(), manifest.size_bytes, manifest.sha256)
     return manifest
 

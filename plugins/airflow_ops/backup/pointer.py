@@ -107,3 +107,40 @@ def _when(text: str) -> Any:
     import datetime as dt
 
     return dt.datetime.fromisoformat(text)
+
+
+def unpoint_folder(client: Any, bucket: str, prefix: str, folder: str) -> str | None:
+    """Before ``folder``'s dump is replaced (a re-run of its date), make sure the pointer does not
+    name it: point it back at the newest other verified backup, or remove it when there is none.
+
+    Otherwise, from the moment the new dump lands until verify passes (and for ever when it fails
+    or the task is killed), the pointer would name an object that is not the one it verified: the
+    DB cleanup gate would trust it and the restore would refuse it. Returns the key the pointer
+    now names (``None``: no pointer). Verify moves it forward again.
+    """
+    import logging
+
+    from airflow_ops.backup.catalog import list_backups
+    from airflow_ops.backup.layout import DUMP_NAME, VERIFIED_NAME
+
+    try:
+        current = read_latest_verified(client, bucket, prefix)
+    except StorageError:
+        current = None  # unreadable: verify replaces it
+    if not current or str(current.get("key", "")).rsplit("/", 1)[0] != folder.strip("/"):
+        return str(current["key"]) if current else None
+    log = logging.getLogger(__name__)
+    key = pointer_key(prefix)
+    for entry in reversed(list_backups(client, bucket, prefix)):
+        if entry.folder == folder.strip("/") or not entry.verified or entry.dump_key not in entry.keys:
+            continue
+        record = read_json(client, bucket, f"{entry.folder}/{VERIFIED_NAME}", missing_ok=True)
+        if isinstance(record, dict) and record.get("key") == f"{entry.folder}/{DUMP_NAME}":
+            write_latest_verified(client, bucket, prefix, record)
+            log.warning(
+                "Re-running %s: %s now points at the previous verified backup %s", folder, key, entry.folder
+            )
+            return str(record["key"])
+    client.delete_object(Bucket=bucket, Key=key)
+    log.warning("Re-running %s, the only verified backup: %s removed until verify passes", folder, key)
+    return None

@@ -108,7 +108,15 @@ def apply_retention(
         from airflow_ops.storage import StorageError, delete_keys
 
         try:
-            result.objects_deleted += delete_keys(client, bucket, doomed)
+            result.objects_deleted += delete_keys(client, bucket, markers_first(doomed))
         except StorageError as exc:
             raise BackupError(f"retention: {exc}") from None
     return result
+
+
+def markers_first(keys: list[str]) -> list[str]:
+    """``keys`` with every ``verified.json`` first: the deletes go in batches of 1,000, and a run
+    killed between two batches must not leave a folder that still looks verified without its dump."""
+    from airflow_ops.backup.layout import VERIFIED_NAME
+
+    return sorted(keys, key=lambda k: (not k.endswith("/" + VERIFIED_NAME), k))

@@ -19,15 +19,14 @@ from airflow_ops.backup.errors import BackupError, BackupTargetError
 from airflow_ops.storage import (
     StorageError,
     UploadTracker,
+    abort_incomplete_uploads,
     aws_reason,
     confirm,
-    endpoint_of,
     error_code,
     fix_for,
     http_status,
     put_confirmed,
     transient,
-    warn_once,
 )
 
 log = logging.getLogger(__name__)
@@ -113,44 +112,26 @@ def check_bucket(client: Any, bucket: str) -> None:
         ) from None
 
 
-#: Answers of a store that does not offer an operation at all (as opposed to refusing this caller).
-_UNSUPPORTED = {"NotImplemented", "MethodNotAllowed", "501", "405"}
-
-
-def _unsupported(exc: BaseException) -> bool:
-    return error_code(exc) in _UNSUPPORTED or http_status(exc) in (405, 501)
-
-
-def abort_dangling_uploads(client: Any, bucket: str, key: str) -> int:
+def abort_dangling_uploads(client: Any, bucket: str, key: str, prefix: str | None = None) -> int:
     """Abort every incomplete multipart upload of ``key``; return how many were aborted.
+
+    With ``prefix`` (the backups' root), the leftovers of every dump key under it are aborted too:
+    a backup whose task process was killed mid-upload on another date (its retries used up, the
+    date never re-run) would otherwise leave its parts in the bucket for ever. One backup DAG owns a
+    prefix (the generator refuses two) and runs one at a time, so nothing under it is in flight.
 
     A store without ListMultipartUploads (s3rver answers 501) cannot be asked for leftovers: the
     backup goes ahead (warned once per process and endpoint) and relies on aborting its own upload
     on failure. Other errors (permissions, endpoint down) still fail the backup.
     """
-    aborted = 0
-    try:
-        resp = client.list_multipart_uploads(Bucket=bucket, Prefix=key)
-    except Exception as exc:
-        if not _unsupported(exc):
-            raise
-        warn_once(
-            "ListMultipartUploads",
-            endpoint_of(client),
-            "%s does not implement ListMultipartUploads (%s): leftovers of crashed uploads cannot be "
-            "found and aborted before a backup; each backup aborts its own upload on failure. Add a "
-            "bucket lifecycle rule AbortIncompleteMultipartUpload where the store supports one.",
-            endpoint_of(client),
-            aws_reason(exc),
-        )
-        return 0
-    for upload in resp.get("Uploads", []):
-        if upload["Key"] == key:
-            client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload["UploadId"])
-            aborted += 1
-    if aborted:
-        log.warning("Aborted %d incomplete multipart upload(s) of s3://%s/%s", aborted, bucket, key)
-    return aborted
+    from airflow_ops.backup.layout import DUMP_NAME
+
+    root = f"{prefix.strip('/')}/" if prefix else key
+
+    def wanted(found: str) -> bool:
+        return found == key or (prefix is not None and found.endswith("/" + DUMP_NAME))
+
+    return len(abort_incomplete_uploads(client, bucket, root, wanted))
 
 
 @dataclass(frozen=True)

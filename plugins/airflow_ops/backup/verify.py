@@ -153,15 +153,47 @@ def compare_counts(manifest: BackupManifest, target: PostgresTarget) -> dict[str
     return mismatches
 
 
+SCRATCH_PREFIX = "airflow_ops_restore_check_"
+
+
+def drop_abandoned_scratch(admin: Any) -> list[str]:
+    """Drop the scratch databases of earlier checks that nobody is connected to any more.
+
+    A check whose task process was killed (SIGKILL, OOM, a lost worker) cannot drop its own: the
+    next check does. A scratch database with a session (another check restoring into it) is left
+    alone, and ``DROP DATABASE`` without ``FORCE`` refuses one that gains a session meanwhile.
+    """
+    import psycopg2
+
+    dropped: list[str] = []
+    with admin.cursor() as cur:
+        cur.execute(
+            "SELECT d.datname FROM pg_database d WHERE d.datname LIKE %s"
+            " AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datname = d.datname)",
+            (SCRATCH_PREFIX.replace("_", "\\_") + "%",),
+        )
+        for (name,) in cur.fetchall():
+            try:
+                cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            except psycopg2.Error as exc:
+                log.info("Left scratch database %s in place: %s", name, str(exc).strip())
+                continue
+            dropped.append(name)
+    if dropped:
+        log.warning("Dropped %d abandoned scratch restore database(s): %s", len(dropped), ", ".join(dropped))
+    return dropped
+
+
 def full_restore_check(
     client: Any, manifest: BackupManifest, pg_restore: PgTool, server: PostgresTarget
 ) -> VerifyResult:
     """Pass 2: restore into a scratch database on ``server``, compare row counts, drop it."""
     import psycopg2
 
-    scratch = f"airflow_ops_restore_check_{uuid.uuid4().hex[:10]}"
+    scratch = f"{SCRATCH_PREFIX}{uuid.uuid4().hex[:10]}"
     admin = server.connect(autocommit=True)
     try:
+        drop_abandoned_scratch(admin)
         with admin.cursor() as cur:
             try:
                 cur.execute(f'CREATE DATABASE "{scratch}"')

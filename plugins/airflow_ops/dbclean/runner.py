@@ -63,7 +63,13 @@ class DbCli:
         log.info("Running: airflow db %s", " ".join(args))
         try:
             proc = subprocess.run(
-                argv, env=self.env(), capture_output=True, text=True, timeout=self.timeout_s, check=False
+                argv,
+                env=self.env(),
+                capture_output=True,
+                text=True,
+                timeout=self.timeout_s,
+                check=False,
+                preexec_fn=die_with_parent(),
             )
         except subprocess.TimeoutExpired:
             raise DbCleanupError(
@@ -102,6 +108,31 @@ class DbCli:
 
     def drop_archived(self) -> None:
         self.run("drop-archived", "--yes")
+
+
+def die_with_parent() -> Any:
+    """A ``preexec_fn`` that has the child SIGKILLed when the task process dies (Linux
+    ``PR_SET_PDEATHSIG``), or ``None`` where that is not available.
+
+    A task process killed while ``airflow db clean`` / ``export-archived`` / ``drop-archived`` runs
+    (SIGKILL, OOM, a lost worker) would otherwise leave the command running on its own, next to the
+    retry's. Killed, the command's open transaction rolls back; what it committed is whole batches,
+    which the retry finds (rows gone from the source table are in an archive table). ``prctl`` is
+    resolved here, in the parent: the forked child only makes the one call.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+    def child() -> None:
+        prctl(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG = 1, SIGKILL = 9
+
+    return child
 
 
 def parse_found_rows(output: str) -> dict[str, int]:
@@ -228,15 +259,60 @@ def upload_exports(
     return uploaded
 
 
+#: The private (0700) directory the archive tables are exported into: ``<prefix><pid>-<random>``.
+STAGING_PREFIX = "airflow-ops-db-archive-"
+_STAGING = re.compile(rf"^{re.escape(STAGING_PREFIX)}(\d+)-")
+
+
+def remove_abandoned_staging(root: str | None = None) -> list[str]:
+    """Remove the export directories of killed tasks: ours (same uid), named after a dead pid.
+
+    A task process killed while it exports (SIGKILL, OOM) cannot remove its directory, which holds
+    the purged rows as CSV; the next archive step on that machine does. A live process's directory
+    is never touched (a recycled pid only delays the cleanup).
+    """
+    removed: list[str] = []
+    root = root or tempfile.gettempdir()
+    try:
+        entries = list(os.scandir(root))
+    except OSError:
+        return removed
+    for entry in entries:
+        m = _STAGING.match(entry.name)
+        if not m or not entry.is_dir(follow_symlinks=False):
+            continue
+        try:
+            if entry.stat(follow_symlinks=False).st_uid != os.getuid() or _pid_alive(int(m.group(1))):
+                continue
+        except OSError:
+            continue
+        shutil.rmtree(entry.path, ignore_errors=True)
+        removed.append(entry.path)
+    if removed:
+        log.warning("Removed %d export directory(ies) of killed tasks: %s", len(removed), ", ".join(removed))
+    return removed
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def export_and_drop(cli: DbCli, client: Any, bucket: str, key_prefix: str) -> dict[str, Any]:
     """Export every archive table to S3, confirm each object, and only then drop the archive tables.
 
     Refuses to drop when an archive table appeared after the export (it was not uploaded).
     """
+    remove_abandoned_staging()
     before = archive_tables(cli.target)
     if not before:
         return {"archive_tables": 0, "objects": [], "dropped": False}
-    with tempfile.TemporaryDirectory(prefix="airflow-ops-db-archive-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=f"{STAGING_PREFIX}{os.getpid()}-") as tmp:
         files = cli.export_archived(Path(tmp))
         exported = {p.stem for p in files}
         missing = set(before) - exported

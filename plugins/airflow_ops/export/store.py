@@ -120,8 +120,11 @@ def _remove_unlisted(client: Any, bucket: str, key: str) -> str:
 
 
 def delete_exports(client: Any, bucket: str, refs: list[ExportRef]) -> int:
+    """Delete every manifest first, then the objects: the deletes go in batches of 1,000, and a run
+    killed between two must not leave a manifest (what marks an export complete) without its object."""
+    keys = [r.manifest_key for r in refs] + [r.object_key for r in refs]
     try:
-        delete_keys(client, bucket, [k for r in refs for k in (r.object_key, r.manifest_key)])
+        delete_keys(client, bucket, keys)
     except StorageError as exc:
         raise ExportStoreError(f"deleting expired exports: {exc}") from None
     return len(refs)

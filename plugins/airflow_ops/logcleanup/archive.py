@@ -4,19 +4,28 @@ Files are appended to a local ``.tar.gz`` batch as the sweep finds them; when a 
 (or the root is done) it is uploaded, the upload is confirmed with ``HEAD`` (size must match),
 and only then are the batch's files deleted, each re-checked (same size and mtime, reached
 through ``O_NOFOLLOW`` directory descriptors) so a file rewritten since it was archived survives.
+
+Kill-safe: a batch is built in an unnamed temporary file (nothing stays on disk when the task
+process is killed), and a retried attempt numbers its batches after those already uploaded and
+aborts the multipart uploads a killed attempt left open.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
+import re
 import tarfile
 import tempfile
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
 from airflow_ops.logcleanup.sweep import RootStats
-from airflow_ops.storage import StorageError, upload_file_confirmed
+from airflow_ops.storage import (
+    StorageError,
+    abort_incomplete_uploads,
+    list_objects,
+    upload_fileobj_confirmed,
+)
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -47,13 +56,15 @@ class S3LogArchiver:
     _pending: list[_Pending] = field(default_factory=list)
     _bytes: int = 0
     _tar: tarfile.TarFile | None = None
-    _tmp: str | None = None
+    #: the batch being written: an unnamed temporary file, so a killed task leaves nothing on disk
+    _tmp: IO[bytes] | None = None
+    #: index of the next batch key; found on the first upload (after the batches already there)
+    _next: int | None = None
 
     def add(self, dir_fd: int, name: str, relpath: str, st: os.stat_result) -> None:
         if self._tar is None:
-            fd, self._tmp = tempfile.mkstemp(suffix=".tar.gz", prefix="airflow-ops-logs-")
-            os.close(fd)
-            self._tar = tarfile.open(self._tmp, "w:gz", compresslevel=6)  # noqa: SIM115 - closed in _flush
+            self._tmp = tempfile.TemporaryFile(prefix="airflow-ops-logs-", suffix=".tar.gz")  # noqa: SIM115
+            self._tar = tarfile.open(fileobj=self._tmp, mode="w:gz", compresslevel=6)  # noqa: SIM115
         ffd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
         with os.fdopen(ffd, "rb") as fh:
             info = tarfile.TarInfo(relpath)
@@ -74,17 +85,40 @@ class S3LogArchiver:
             return
         self._tar.close()
         tmp, self._tar, self._tmp = self._tmp, None, None
-        key = f"{self.key_prefix}-{len(self.uploaded):05d}.tar.gz"
         try:
             try:
-                upload_file_confirmed(self.client, self.bucket, key, tmp)
+                if self._next is None:
+                    self._next = self._resume()
+                key = f"{self.key_prefix}-{self._next:05d}.tar.gz"
+                upload_fileobj_confirmed(self.client, self.bucket, key, tmp)
             except StorageError as exc:
                 raise ArchiveUploadError(f"{exc}; no log file was deleted") from None
         finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
+            tmp.close()
         self.uploaded.append(key)
+        self._next += 1
         self._delete_pending()
+
+    def _resume(self) -> int:
+        """The first batch index free under this run's key prefix.
+
+        An earlier attempt of the same run (its task process killed, then retried) may have uploaded
+        batches and deleted their files: numbering from 0 again would overwrite those archives, the
+        only copy of logs already deleted. Its incomplete multipart uploads are aborted here too.
+        """
+        batch = re.compile(re.escape(self.key_prefix.rsplit("/", 1)[-1]) + r"-(\d{5,})\.tar\.gz$")
+        folder = self.key_prefix.rsplit("/", 1)[0] + "/" if "/" in self.key_prefix else ""
+
+        def ours(key: str) -> bool:
+            return batch.match(key[len(folder) :]) is not None
+
+        abort_incomplete_uploads(self.client, self.bucket, self.key_prefix + "-", ours)
+        taken = [
+            int(m.group(1))
+            for obj in list_objects(self.client, self.bucket, self.key_prefix + "-")
+            if (m := batch.match(str(obj["Key"])[len(folder) :]))
+        ]
+        return max(taken) + 1 if taken else 0
 
     def _delete_pending(self) -> None:
         root_fd = os.open(self.root_path, _DIR_FLAGS)
