@@ -22,7 +22,8 @@ batch size, then ``runner.export_and_drop`` to a moto S3 server) and measures wh
   ``db_clean_ti_per_min_before/during``, ``db_clean_max_lock_wait_any_ms_before/during`` (any lock
   wait of an Airflow backend, whoever holds the lock), ``db_clean_rows_seeded``,
   ``db_clean_rows_purged``, ``db_clean_clean_seconds``, ``db_clean_archive_seconds``,
-  ``db_clean_windows``, ``db_clean_seed_seconds``.
+  ``db_clean_windows``, ``db_clean_seed_seconds``, ``db_clean_longest_cleanup_xact_ms`` (the longest
+  open transaction of a cleanup backend: how long one batch holds its row locks).
 
 Every sample window (``WINDOW_S``) of both phases is printed with its raw numbers. Run it on a quiet
 machine: ``python -m bench --only dbclean_live``. ``AIRFLOW_OPS_BENCH_DBCLEAN_ROWS`` overrides the
@@ -55,8 +56,8 @@ CLEANUP_APPS = ("airflow-ops-bench-dbclean", "airflow-ops-db-cleanup")
 STREAM_DAG = "bench_dbclean_stream"
 STREAM_TASKS = 2
 RUN_INTERVAL_S = float(os.environ.get("AIRFLOW_OPS_BENCH_DBCLEAN_RUN_INTERVAL_S", "4"))
-WARMUP_S = float(os.environ.get("AIRFLOW_OPS_BENCH_DBCLEAN_WARMUP_S", "60"))
-BEFORE_S = float(os.environ.get("AIRFLOW_OPS_BENCH_DBCLEAN_BEFORE_S", "180"))
+WARMUP_S = float(os.environ.get("AIRFLOW_OPS_BENCH_DBCLEAN_WARMUP_S", "45"))
+BEFORE_S = float(os.environ.get("AIRFLOW_OPS_BENCH_DBCLEAN_BEFORE_S", "120"))
 WINDOW_S = 30.0
 SAMPLE_S = 0.1
 #: Seeded rows are this old and older (past the shipped 90-day retention) ...
@@ -285,7 +286,11 @@ SELECT a.pid, a.application_name, l.waitstart, extract(epoch FROM now() - l.wait
 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
 WHERE NOT l.granted AND l.waitstart IS NOT NULL AND a.datname = %(db)s
 """
-_APPS_SQL = "SELECT pid, application_name FROM pg_stat_activity WHERE datname = %(db)s"
+_APPS_SQL = """
+SELECT pid, application_name, coalesce(extract(epoch FROM now() - xact_start) * 1000, 0),
+       state || ': ' || left(query, 100)
+FROM pg_stat_activity WHERE datname = %(db)s
+"""
 
 
 @dataclass
@@ -298,6 +303,9 @@ class LockSampler:
     waits: dict[tuple[int, str], LockWait] = field(default_factory=dict)
     samples: int = 0
     cleanup_seen: int = 0
+    #: The longest open transaction of a cleanup backend: how long a batch holds its row locks.
+    longest_cleanup_xact_ms: float = 0.0
+    longest_cleanup_xact_query: str = ""
     _stop: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None
     error: BaseException | None = None
@@ -325,8 +333,12 @@ class LockSampler:
 
     def _sample(self, cur: Any) -> None:
         cur.execute(_APPS_SQL, {"db": self.dbname})
-        apps = dict(cur.fetchall())
-        cleanup = {pid for pid, app in apps.items() if app in CLEANUP_APPS}
+        backends = cur.fetchall()
+        cleanup = {pid for pid, app, _, _ in backends if app in CLEANUP_APPS}
+        for _, app, xact_ms, query in backends:
+            if app in CLEANUP_APPS and float(xact_ms) > self.longest_cleanup_xact_ms:
+                self.longest_cleanup_xact_ms = float(xact_ms)
+                self.longest_cleanup_xact_query = str(query)
         cur.execute(_LOCK_SQL, {"db": self.dbname})
         rows = cur.fetchall()
         now = time.monotonic()
@@ -468,6 +480,14 @@ def _cleanup(home: Path, target: Any, client: Any) -> dict[str, Any]:
     from airflow_ops.kinds.db_cleanup.tasks import clean_settings
 
     cfg: Any = load_config_file(ROOT / "config" / "ops_db_cleanup.yml")
+    # To explore the trade-off: AIRFLOW_OPS_BENCH_DBCLEAN_BATCH_SIZE / _WINDOW_DAYS / _MAX_WINDOWS.
+    overrides = {
+        key: int(os.environ[f"AIRFLOW_OPS_BENCH_DBCLEAN_{key.upper()}"])
+        for key in ("batch_size", "window_days", "max_windows")
+        if os.environ.get(f"AIRFLOW_OPS_BENCH_DBCLEAN_{key.upper()}")
+    }
+    if overrides:
+        cfg = cfg.model_copy(update=overrides)
     client.create_bucket(Bucket=cfg.archive_bucket)
     settings = clean_settings(cfg)
     _progress(
@@ -572,6 +592,11 @@ def run() -> dict[str, float]:
                 f"  lock wait {w.longest_ms:.0f} ms pid {w.pid} by_cleanup={w.by_cleanup}: {w.query}",
                 flush=True,
             )
+        print(
+            f"  longest cleanup transaction {sampler.longest_cleanup_xact_ms:.0f} ms, last seen in: "
+            f"{sampler.longest_cleanup_xact_query}",
+            flush=True,
+        )
         cleaned = result["cleaned"]
         before_rate = out["db_clean_ti_per_min_before"]
         out.update(
@@ -587,6 +612,7 @@ def run() -> dict[str, float]:
                 "db_clean_archive_seconds": round(result["archive_s"], 1),
                 "db_clean_seed_seconds": round(seed_s, 1),
                 "db_clean_lock_samples": float(sampler.samples),
+                "db_clean_longest_cleanup_xact_ms": round(sampler.longest_cleanup_xact_ms, 1),
             }
         )
         for r in cleaned["tables"]:
