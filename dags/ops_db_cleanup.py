@@ -11,7 +11,7 @@ log, job, dag_run, task_instance, task_instance_history, task_reschedule, xcom, 
 asset_event, celery_taskmeta, celery_tasksetmeta, revoked_token
 (plus the dependents `airflow db clean` adds), keeping
 90 days (`log`: 30 days, `job`: 30 days),
-with `--batch-size 10000 --error-on-cleanup-failure`, in successive cutoffs
+with `--batch-size 50000 --error-on-cleanup-failure`, in successive cutoffs
 30 days apart (at most 12), oldest first, so no single statement runs long.
 Purged rows land in `_airflow_deleted__*` archive tables; `airflow db export-archived` writes them as CSV,
 each file is gzipped and uploaded to `s3://airflow-ops-archive/db-cleanup/<run_id>/` and
@@ -75,7 +75,7 @@ dag = build_dag(
                       'celery_taskmeta',
                       'celery_tasksetmeta',
                       'revoked_token'],
-        'batch_size': 10000,
+        'batch_size': 50000,
         'window_days': 30,
         'max_windows': 12,
         'command_timeout_minutes': 120,
