@@ -87,6 +87,7 @@ def _configs(log_root: Path) -> list[dict[str, Any]]:
         save_packages=True,
     )
     backup.pop("alerts", None)
+    backup.pop("deadline", None)  # alerts through the channels popped above; kills make runs late
     logs = {
         "kind": "log_cleanup",
         "dag_id": LOGS_DAG,
