@@ -219,13 +219,25 @@ def _set_paused(stack: AirflowStack, dag_ids: list[str], paused: bool) -> None:
         stack.api().request("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": paused})
 
 
-def _wait_idle(stack: AirflowStack, timeout: float) -> None:
+def _wind_down(stack: AirflowStack, dag_ids: list[str], timeout: float) -> None:
+    """Pause every DAG without stranding a run: the scheduler does not schedule the next task of a
+    paused DAG's running run, so a DAG is paused only once it has no active run (and unpaused again
+    when a run slipped in before the pause)."""
     deadline = time.monotonic() + timeout
+    paused: set[str] = set()
     while time.monotonic() < deadline:
-        if not [r for r in _runs(stack) if r["state"] in ("queued", "running")]:
+        active = {r["dag_id"] for r in _runs(stack) if r["state"] in ("queued", "running")}
+        if not active and paused == set(dag_ids):
             return
+        for dag_id in dag_ids:
+            if dag_id in active and dag_id in paused:
+                _set_paused(stack, [dag_id], False)
+                paused.discard(dag_id)
+            elif dag_id not in active and dag_id not in paused:
+                _set_paused(stack, [dag_id], True)
+                paused.add(dag_id)
         time.sleep(3)
-    raise TimeoutError(f"runs still active {timeout:.0f}s after pausing every DAG")
+    raise TimeoutError(f"runs still active {timeout:.0f}s after the soak ended: {sorted(active)}")
 
 
 def _db_size_mb(dsn: str) -> float:
@@ -332,8 +344,7 @@ def run_soak(minutes: float, workdir: Path, log: Callable[[str], None] = print) 
                 log(f"soak: {time.monotonic() - started:5.0f}s, {len(done)} runs finished")
             writers.stop()
             sampler.stop()
-            _set_paused(stack, dag_ids, True)
-            _wait_idle(stack, timeout=600)
+            _wind_down(stack, dag_ids, timeout=600)
             runs = _runs(stack)
             rss = sampler.first_last()
             aged_rows_left = _aged_rows_left(dsn)
