@@ -102,6 +102,21 @@ wait_healthy() {  # wait_healthy WHAT
   done
 }
 
+# The compose file bind-mounts the checkout read-only into containers that run as uid 50000: it must
+# be readable by others. A plain `git clone` (umask 022) is; a clone made straight into `mktemp -d`
+# has a 0700 top directory (then only that directory is opened up, and said), and a checkout made
+# under umask 077 has private files (then it stops, naming the fix).
+check_checkout() {
+  local private
+  private="$(cd "$REPO" && git ls-files -z | xargs -0 -r stat -L -c '%a %n' 2>/dev/null \
+    | awk '{ if (int(substr($1, length($1), 1)) % 8 < 4) print $2 }' | head -3 | tr '\n' ' ' || true)"
+  [ -z "$private" ] || die "files of the checkout are not readable by others ($private...); the containers (uid 50000) bind-mount it: run \`chmod -R o+rX $REPO\` or clone with umask 022"
+  if [ "$(( 0$(stat -c %a "$REPO") & 05 ))" != 5 ]; then
+    echo "the checkout $REPO is mode $(stat -c %a "$REPO"): the containers (uid 50000) could not read the bind mount; adding o+rx to that directory only"
+    chmod o+rx "$REPO"
+  fi
+}
+
 memory_report() {  # memory_report LABEL
   echo "steady-state memory ($1):"
   podman stats --no-stream --format '{{.Name}} {{.MemUsage}}' \
@@ -119,6 +134,8 @@ engine_start
 step "images: debootstrap base and stand-ins"
 build_standins
 prune_standins
+step "checkout: readable by the containers"
+check_checkout
 step "ports"
 check_ports
 step "up: local profile (docker compose up)"
