@@ -110,10 +110,11 @@ check_checkout() {
   local private
   private="$(cd "$REPO" && git ls-files -z | xargs -0 -r stat -L -c '%a %n' 2>/dev/null \
     | awk '{ if (int(substr($1, length($1), 1)) % 8 < 4) print $2 }' | head -3 | tr '\n' ' ' || true)"
-  [ -z "$private" ] || die "files of the checkout are not readable by others ($private...); the containers (uid 50000) bind-mount it: run \`chmod -R o+rX $REPO\` or clone with umask 022"
-  if [ "$(( 0$(stat -c %a "$REPO") & 05 ))" != 5 ]; then
-    echo "the checkout $REPO is mode $(stat -c %a "$REPO"): the containers (uid 50000) could not read the bind mount; adding o+rx to that directory only"
-    chmod o+rx "$REPO"
+  [ -z "$private" ] || die "files of the checkout are not readable by others ($private...); the containers (uid 50000) bind-mount it: run \`chmod -R go+rX $REPO\` or clone with umask 022"
+  # The containers' user is 50000:0, so a directory owned by group root is judged by its group bits.
+  if [ "$(( 0$(stat -c %a "$REPO") & 055 ))" != 45 ]; then
+    echo "the checkout $REPO is mode $(stat -c %a "$REPO"): the containers (uid 50000, gid 0) could not read the bind mount; adding go+rx to that directory only"
+    chmod go+rx "$REPO"
   fi
 }
 
