@@ -331,17 +331,26 @@ def upload_fileobj_confirmed(
     return size
 
 
-def abort_uploads(client: Any, bucket: str, key: str, upload_ids: list[str]) -> str:
-    """Abort these multipart uploads of ``key`` (already gone counts as aborted); ``""`` when none is
-    left, else one sentence naming what is left and how to remove it."""
-    left: list[tuple[str, str]] = []
+def abort_each(client: Any, bucket: str, key: str, upload_ids: list[str]) -> dict[str, Exception]:
+    """Abort these multipart uploads of ``key``; return upload id -> error for those still there
+    (an upload already gone, NoSuchUpload, counts as aborted)."""
+    left: dict[str, Exception] = {}
     for upload_id in upload_ids:
         try:
             client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
         except Exception as exc:
             if error_code(exc) in ("NoSuchUpload", "404") or http_status(exc) == 404:
                 continue
-            left.append((upload_id, aws_reason(exc)))
+            left[upload_id] = exc
+    return left
+
+
+def abort_uploads(client: Any, bucket: str, key: str, upload_ids: list[str]) -> str:
+    """Abort these multipart uploads of ``key`` (already gone counts as aborted); ``""`` when none is
+    left, else one sentence naming what is left and how to remove it."""
+    left = [
+        (upload_id, aws_reason(exc)) for upload_id, exc in abort_each(client, bucket, key, upload_ids).items()
+    ]
     if not left:
         return ""
     upload_id, reason = left[0]

@@ -19,10 +19,10 @@ from airflow_ops.backup.errors import BackupError, BackupTargetError
 from airflow_ops.storage import (
     StorageError,
     UploadTracker,
+    abort_each,
     abort_incomplete_uploads,
     aws_reason,
     confirm,
-    error_code,
     fix_for,
     http_status,
     put_confirmed,
@@ -283,17 +283,12 @@ def _abort_after_failure(
     answers NoSuchUpload, which counts as aborted.
     """
     left: dict[str, tuple[bool, str]] = {}
-    for upload_id in upload_ids:
-        try:
-            client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
-        except Exception as exc:
-            if error_code(exc) in ("NoSuchUpload", "404") or http_status(exc) == 404:
-                continue
-            answered = http_status(exc) > 0
-            left[upload_id] = (
-                answered,
-                f"AbortMultipartUpload: {aws_reason(exc) if answered else _describe(exc)}",
-            )
+    for upload_id, exc in abort_each(client, bucket, key, upload_ids).items():
+        answered = http_status(exc) > 0
+        left[upload_id] = (
+            answered,
+            f"AbortMultipartUpload: {aws_reason(exc) if answered else _describe(exc)}",
+        )
     try:
         abort_dangling_uploads(client, bucket, key)
     except Exception as exc:
