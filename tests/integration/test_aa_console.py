@@ -134,6 +134,8 @@ def test_page_shows_seeded_history_without_secrets(airflow: AirflowStack, seeded
     html = resp.text
     queries = int(resp.headers["X-Ops-Queries"])
     assert 0 < queries <= 10, queries
+    timing = dict(part.strip().split(";dur=") for part in resp.headers["Server-Timing"].split(","))
+    assert set(timing) == {"page", "db", "render", "gc"} and float(timing["page"]) > 0, timing
     for run, mb in seeded.backup_runs.items():
         assert f'data-run="{run}" data-value="{mb:g}"' in html
     assert f'class="point nodata" data-run="{seeded.old_schema_run}"' in html

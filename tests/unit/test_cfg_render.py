@@ -251,6 +251,28 @@ def test_the_page_reads_each_rendered_option(monkeypatch: pytest.MonkeyPatch) ->
         assert getattr(app.thresholds(), field) == n + 0.5
 
 
+@pytest.mark.parametrize("raw", ["abc", "-3", "0", "inf", "nan"])
+def test_an_unusable_option_on_the_api_server_is_named_on_the_page_not_a_500(
+    monkeypatch: pytest.MonkeyPatch, raw: str
+) -> None:
+    from airflow_ops.console import app, page
+    from airflow_ops.console.data import Snapshot
+
+    monkeypatch.setenv("AIRFLOW__AIRFLOW_OPS__CONSOLE_BACKUP_MAX_AGE_HOURS", raw)
+    monkeypatch.setenv("AIRFLOW__AIRFLOW_OPS__CONSOLE_LOG_FREE_MIN_PCT", "12")
+    limits = app.thresholds()
+    assert (limits.backup_max_age_hours, limits.log_free_min_pct) == (
+        page.Thresholds().backup_max_age_hours,
+        12,
+    )
+    (error,) = limits.errors
+    assert error.startswith(f"[airflow_ops] console_backup_max_age_hours = {raw!r} is not a positive number")
+    assert "AIRFLOW__AIRFLOW_OPS__CONSOLE_BACKUP_MAX_AGE_HOURS" in error
+    now = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+    html = page.render(Snapshot([], {}, {}, [], None), now=now, days=30, limits=limits, username="u")
+    assert html.count('data-problem="config"') == 1 and 'data-problem="no_dags"' in html
+
+
 def test_console_limits_come_from_the_environment_and_bad_ones_are_refused() -> None:
     env = sample_environ("local", AIRFLOW_OPS_CONSOLE_BACKUP_MAX_AGE_HOURS="26.5")
     assert parsed(render("local", env).text)["airflow_ops"]["console_backup_max_age_hours"] == "26.5"

@@ -29,6 +29,8 @@ class Thresholds:
 
     backup_max_age_hours: float = 36.0
     log_free_min_pct: float = 10.0
+    #: options that were set but unusable (the default is used instead): shown first in the attention list
+    errors: tuple[str, ...] = ()
 
 
 #: The ``[airflow_ops]`` options the page reads (airflow.cfg or ``AIRFLOW__AIRFLOW_OPS__<OPTION>``,
@@ -92,7 +94,7 @@ def dag_kinds(snap: Snapshot) -> dict[str, str | None]:
 
 
 def attention(snap: Snapshot, now: dt.datetime, limits: Thresholds) -> list[Problem]:
-    problems: list[Problem] = []
+    problems = [Problem("", "config", error) for error in limits.errors]
     kinds = dag_kinds(snap)
     for dag in snap.dags:
         last = snap.latest.get(dag.dag_id)
@@ -418,19 +420,18 @@ def render(
         f"{limits.log_free_min_pct:g}%.</p>",
         "<h2>Attention</h2>",
     ]
+    items = [
+        f'<li class="attention-item" data-dag="{escape(p.dag_id)}" data-problem="{p.code}">'
+        f"{escape(p.text)}</li>"
+        for p in problems
+    ]
     if not snap.dags:
-        out.append(
-            '<ul id="attention"><li class="attention-item" data-problem="no_dags">No maintenance DAG '
-            "found (tag <code>maintenance</code>): deploy dags/ and wait for the DAG processor.</li></ul>"
+        items.append(
+            '<li class="attention-item" data-problem="no_dags">No maintenance DAG found (tag '
+            "<code>maintenance</code>): deploy dags/ and wait for the DAG processor.</li>"
         )
-    elif problems:
-        out.append('<ul id="attention">')
-        out += [
-            f'<li class="attention-item" data-dag="{escape(p.dag_id)}" data-problem="{p.code}">'
-            f"{escape(p.text)}</li>"
-            for p in problems
-        ]
-        out.append("</ul>")
+    if items:
+        out += ['<ul id="attention">', *items, "</ul>"]
     else:
         out.append('<ul id="attention" class="clear"><li>Nothing needs attention.</li></ul>')
     out.append(
