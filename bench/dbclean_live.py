@@ -36,7 +36,6 @@ import contextlib
 import datetime as dt
 import os
 import shutil
-import socket
 import statistics
 import sys
 import tempfile
@@ -53,6 +52,8 @@ ROWS_ENV = "AIRFLOW_OPS_BENCH_DBCLEAN_ROWS"
 AIRFLOW_APP = "airflow-bench-component"
 #: The cleanup's: the ``airflow db`` subprocesses (PGAPPNAME) and the bundle's own SQL.
 CLEANUP_APPS = ("airflow-ops-bench-dbclean", "airflow-ops-db-cleanup")
+#: The scheduler loop duration timer, as the StatsD listener receives it (prefix ``airflow``).
+LOOP_METRIC = "airflow.scheduler.scheduler_loop_duration"
 STREAM_DAG = "bench_dbclean_stream"
 STREAM_TASKS = 2
 RUN_INTERVAL_S = float(os.environ.get("AIRFLOW_OPS_BENCH_DBCLEAN_RUN_INTERVAL_S", "4"))
@@ -223,52 +224,6 @@ def seed(dsn: str, total: int) -> dict[str, int]:
 
 
 # ------------------------------------------------------------------------------------------ probes
-class StatsdListener:
-    """UDP StatsD on 127.0.0.1: keeps (received at, value) of the scheduler loop duration timer."""
-
-    METRIC = "airflow.scheduler.scheduler_loop_duration"
-
-    def __init__(self) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.settimeout(0.5)
-        self.port = int(self.sock.getsockname()[1])
-        self.loops: list[tuple[float, float]] = []
-        self.lines = 0
-        self._stop = threading.Event()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                data = self.sock.recv(65535)
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            now = time.monotonic()
-            for line in data.decode("utf-8", "replace").splitlines():
-                self.lines += 1
-                name, _, rest = line.partition(":")
-                if name == self.METRIC:
-                    with contextlib.suppress(ValueError):
-                        self.loops.append((now, float(rest.split("|")[0])))
-
-    def env(self) -> dict[str, str]:
-        return {
-            "AIRFLOW__METRICS__STATSD_ON": "True",
-            "AIRFLOW__METRICS__STATSD_HOST": "127.0.0.1",
-            "AIRFLOW__METRICS__STATSD_PORT": str(self.port),
-            "AIRFLOW__METRICS__STATSD_PREFIX": "airflow",
-        }
-
-    def close(self) -> None:
-        self._stop.set()
-        self.thread.join(5)
-        self.sock.close()
-
-
 @dataclass
 class LockWait:
     pid: int
@@ -524,7 +479,7 @@ def _cleanup(home: Path, target: Any, client: Any) -> dict[str, Any]:
 def run() -> dict[str, float]:
     sys.path[:0] = [str(ROOT / "plugins"), str(ROOT / "tools"), str(ROOT)]
     from airflow_ops.connections import PostgresTarget
-    from tests.harness import AirflowStack, MotoServer, PostgresServer
+    from tests.harness import AirflowStack, MotoServer, PostgresServer, StatsdSink
 
     rows = int(os.environ.get(ROWS_ENV, SEED_ROWS))
     started = time.monotonic()
@@ -534,7 +489,16 @@ def run() -> dict[str, float]:
     work = Path(tempfile.mkdtemp(prefix="airflow-ops-bench-dbclean-"))
     (work / "dags").mkdir()
     (work / "dags" / f"{STREAM_DAG}.py").write_text(STREAM_DAG_FILE)
-    statsd = StatsdListener()
+    loops: list[tuple[float, float]] = []
+
+    def keep_loop(received_at: float, line: str) -> None:
+        name, _, rest = line.partition(":")
+        if name == LOOP_METRIC:
+            with contextlib.suppress(ValueError):
+                loops.append((received_at, float(rest.split("|")[0])))
+
+    statsd = StatsdSink(on_line=keep_loop)
+    statsd.thread.start()
     moto = MotoServer().start()
     stack = AirflowStack(
         work / "home",
@@ -579,14 +543,14 @@ def run() -> dict[str, float]:
         # end_date is wall clock: map it onto the monotonic clock of the phases.
         offset = time.time() - time.monotonic()
         ends = _finished(dsn, lambda epoch: epoch - offset)
-        loops = list(statsd.loops)
+        seen = list(loops)
         out: dict[str, float] = {}
         print(
             f"  stream: {trigger.triggered} runs triggered ({STREAM_TASKS * 60 / RUN_INTERVAL_S:g} "
             f"task instances/min offered), {len(trigger.errors)} trigger errors {trigger.errors[:3]}"
         )
-        out.update(phase_figures("before", before_start, during_start, ends, loops, sampler))
-        out.update(phase_figures("during", during_start, during_end, ends, loops, sampler))
+        out.update(phase_figures("before", before_start, during_start, ends, seen, sampler))
+        out.update(phase_figures("during", during_start, during_end, ends, seen, sampler))
         for w in sorted(sampler.waits.values(), key=lambda w: -w.longest_ms)[:10]:
             print(
                 f"  lock wait {w.longest_ms:.0f} ms pid {w.pid} by_cleanup={w.by_cleanup}: {w.query}",

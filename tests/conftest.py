@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import threading
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -18,7 +16,15 @@ from typing import Any
 
 import pytest
 
-from tests.harness import AirflowStack, MotoServer, PostgresServer, S3rverServer, airflow_stack, free_port
+from tests.harness import (
+    AirflowStack,
+    MotoServer,
+    PostgresServer,
+    S3rverServer,
+    StatsdSink,
+    airflow_stack,
+    free_port,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -157,60 +163,6 @@ def webhook_sink() -> Iterator[WebhookSink]:
     sink.thread.start()
     yield sink
     sink.server.shutdown()
-
-
-class StatsdSink:
-    """A real UDP StatsD listener on 127.0.0.1 keeping every line it receives (the newest 200k)."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.settimeout(0.5)
-        self.port = int(self.sock.getsockname()[1])
-        self.lines: list[str] = []
-        self._stop = threading.Event()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                data = self.sock.recv(65535)
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self.lines.extend(data.decode("utf-8", "replace").splitlines())
-            if len(self.lines) > 200_000:
-                del self.lines[:100_000]
-
-    def mark(self) -> int:
-        return len(self.lines)
-
-    def since(self, mark: int, prefix: str = "") -> list[str]:
-        return [line for line in self.lines[mark:] if line.startswith(prefix)]
-
-    def wait_for(self, mark: int, wanted: str, timeout: float = 10) -> list[str]:
-        """The lines after ``mark`` starting with ``wanted``, once one arrived (UDP: allow a moment)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            got = self.since(mark, wanted)
-            if got:
-                return got
-            time.sleep(0.2)
-        return []
-
-    def env(self) -> dict[str, str]:
-        return {
-            "AIRFLOW__METRICS__STATSD_ON": "True",
-            "AIRFLOW__METRICS__STATSD_HOST": "127.0.0.1",
-            "AIRFLOW__METRICS__STATSD_PORT": str(self.port),
-            "AIRFLOW__METRICS__STATSD_PREFIX": "airflow",
-        }
-
-    def close(self) -> None:
-        self._stop.set()
-        self.thread.join(5)
-        self.sock.close()
 
 
 @pytest.fixture(scope="session")

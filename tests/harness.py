@@ -17,9 +17,10 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -774,3 +775,66 @@ def demo_env(s3: MotoServer, alerts: AlertSink | None = None) -> dict[str, str]:
         ),
         **(alerts.env() if alerts is not None else {}),
     }
+
+
+class StatsdSink:
+    """A real UDP StatsD listener on 127.0.0.1 keeping every line it receives (the newest 200k).
+
+    ``on_line(received_at, line)`` (``time.monotonic()``) also sees every line as it arrives.
+    """
+
+    def __init__(self, on_line: Callable[[float, str], None] | None = None) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.5)
+        self.port = int(self.sock.getsockname()[1])
+        self.lines: list[str] = []
+        self._on_line = on_line
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                data = self.sock.recv(65535)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            lines = data.decode("utf-8", "replace").splitlines()
+            if self._on_line is not None:
+                now = time.monotonic()
+                for line in lines:
+                    self._on_line(now, line)
+            self.lines.extend(lines)
+            if len(self.lines) > 200_000:
+                del self.lines[:100_000]
+
+    def mark(self) -> int:
+        return len(self.lines)
+
+    def since(self, mark: int, prefix: str = "") -> list[str]:
+        return [line for line in self.lines[mark:] if line.startswith(prefix)]
+
+    def wait_for(self, mark: int, wanted: str, timeout: float = 10) -> list[str]:
+        """The lines after ``mark`` starting with ``wanted``, once one arrived (UDP: allow a moment)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            got = self.since(mark, wanted)
+            if got:
+                return got
+            time.sleep(0.2)
+        return []
+
+    def env(self) -> dict[str, str]:
+        return {
+            "AIRFLOW__METRICS__STATSD_ON": "True",
+            "AIRFLOW__METRICS__STATSD_HOST": "127.0.0.1",
+            "AIRFLOW__METRICS__STATSD_PORT": str(self.port),
+            "AIRFLOW__METRICS__STATSD_PREFIX": "airflow",
+        }
+
+    def close(self) -> None:
+        self._stop.set()
+        self.thread.join(5)
+        self.sock.close()

@@ -32,8 +32,7 @@ from pathlib import Path
 
 import psycopg2
 
-from tests.conftest import StatsdSink
-from tests.harness import AirflowStack, PostgresServer, wait_for
+from tests.harness import AirflowStack, PostgresServer, StatsdSink, wait_for
 from tests.integration.test_gitsync import import_errors, query
 
 REPO = Path(__file__).resolve().parents[2]

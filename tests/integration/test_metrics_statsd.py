@@ -11,8 +11,7 @@ import re
 
 import pytest
 
-from tests.conftest import StatsdSink
-from tests.harness import AirflowStack
+from tests.harness import AirflowStack, StatsdSink
 
 pytestmark = [pytest.mark.integration, pytest.mark.airflow]
 PROBE = "airflow.airflow_ops.health_probe.ops_health_probe."
