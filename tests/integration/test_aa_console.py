@@ -12,7 +12,9 @@ the newest there (a real backup run by another test would be newer than the seed
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -30,6 +32,8 @@ from tests.console_seed import (
     HEALTH,
     LOGS,
     REPORT_TASK,
+    clone_runs,
+    drop_clones,
     make_report,
     seed_run,
     set_paused,
@@ -245,3 +249,66 @@ def test_maintenance_page_in_a_real_browser(
     wait_for(lambda: browser.find_element(By.ID, "chart-health-verdicts"), 60, "health timeline")
     assert browser.save_screenshot(str(tmp_path / "maintenance-page-direct.png"))
     print(f"screenshots: {shot} {tmp_path / 'maintenance-page-direct.png'}")
+
+
+def test_a_frequent_schedule_is_sampled_in_sql_keeping_every_critical_verdict(
+    airflow: AirflowStack, seeded: Seeded
+) -> None:
+    """2,000 probe runs (a run every 2 h for 167 days, far older than the other tests' windows),
+    cloned in SQL from the real run with its report as a task stores it: the page reads at most two
+    runs per time bucket of that DAG (the latest and the latest failed), and every critical (failed)
+    run still shows; reports that are not reports show as no data."""
+    import psycopg2
+
+    from airflow_ops.console.data import MAX_POINTS
+
+    n, prefix = 2000, "sampled__"
+    critical_at, garbage_at = (100, 500, 900, 1300, 1700), (50, 1000, 1500)
+    conn = psycopg2.connect(airflow.sql_alchemy_conn.replace("+psycopg2", ""), connect_timeout=10)
+    conn.autocommit = True
+    cur = conn.cursor()
+    try:
+        start = dt.datetime.now(dt.UTC) - dt.timedelta(days=360)
+        clone_runs(cur, HEALTH, seeded.health_real_run, prefix, start, dt.timedelta(hours=2), n)
+        ids = tuple(f"{prefix}{i:06d}" for i in critical_at)
+        updates = {  # every clone ok; then 5 critical; then values no query may fail on
+            "jsonb_set(jsonb_set(jsonb_set(jsonb_set(value, '{metrics,critical}', '0'), '{metrics,warning}',"
+            " '0'), '{ok}', 'true'), '{failure}', 'null')": tuple(f"{prefix}{i:06d}" for i in range(n)),
+            "jsonb_set(value, '{metrics,critical}', '1')": ids,
+            "'\"not a report\"'::jsonb": (f"{prefix}{garbage_at[0]:06d}",),
+            "jsonb_set(value, '{metrics,critical}', '\"lots\"')": (f"{prefix}{garbage_at[1]:06d}",),
+            "jsonb_set(value, '{schema_version}', '\"x\"')": (f"{prefix}{garbage_at[2]:06d}",),
+        }
+        for expr, run_ids in updates.items():
+            cur.execute(
+                f"UPDATE xcom SET value = {expr} WHERE dag_id = %s AND run_id IN %s", (HEALTH, run_ids)
+            )
+            assert cur.rowcount == len(run_ids), expr
+        # A critical verdict fails the probe's run (fail_on: critical): that is what sampling keeps.
+        cur.execute(
+            "UPDATE dag_run SET state = CASE WHEN run_id IN %s THEN 'failed' ELSE 'success' END"
+            " WHERE dag_id = %s AND starts_with(run_id, %s)",
+            (ids, HEALTH, prefix),
+        )
+        admin = _token(airflow, "admin", airflow.password)
+        resp = requests.get(airflow.base_url + PAGE + "?days=365", cookies={"_token": admin}, timeout=120)
+        assert resp.status_code == 200, resp.text[:500]
+        window_runs = int(resp.headers["X-Ops-Window-Runs"])
+        cur.execute(
+            "SELECT count(*) FROM dag_run WHERE run_after >= now() - interval '365 days'"
+            " AND NOT starts_with(run_id, %s) AND dag_id IN %s",
+            (prefix, (BACKUP, EXPORT, LOGS, DBCLEAN, HEALTH)),
+        )
+        others = cur.fetchone()[0]  # the window's other runs of the page's DAGs
+        shown = set(re.findall(rf'data-run="({prefix}\d+)"', resp.text))
+        buckets = math.ceil(n * 2 / (365 * 24 / MAX_POINTS))  # time buckets the clones fall in, +-1
+        # The latest run of each bucket, plus the latest failed one where it differs (5 critical).
+        assert buckets - 1 <= len(shown) <= 2 * (buckets + 1), (len(shown), buckets)
+        assert len(shown) <= window_runs <= len(shown) + others, (window_runs, others)
+        timeline = resp.text.split('id="chart-health-verdicts"', 1)[1]
+        for run_id in ids:
+            assert f'data-run="{run_id}" data-verdict="critical"' in timeline, run_id
+        print(f"{n} probe runs in 365 days: {window_runs} runs read, {resp.headers['Server-Timing']}")
+    finally:
+        drop_clones(cur, HEALTH, prefix)
+        conn.close()

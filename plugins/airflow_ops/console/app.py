@@ -143,6 +143,8 @@ def create_app() -> Any:
             html,
             headers={
                 "X-Ops-Queries": str(counter[0]),
+                # Runs behind the charts: bounded per DAG (data.MAX_POINTS buckets) whatever the schedule.
+                "X-Ops-Window-Runs": str(len(snap.window)),
                 "Server-Timing": f"page;dur={elapsed_ms:.1f}, db;dur={db_ms:.1f}, "
                 f"render;dur={render_ms:.1f}, gc;dur={_gc_ms[0] - gc_before:.1f}",
                 "Cache-Control": "no-store",

@@ -9,7 +9,9 @@ value all come back as ``report=None`` ("no data"), never as an error.
 The window can hold thousands of runs, so its rows are read lean: three columns of ``dag_run`` and
 the report without the parts the charts never show, reduced to a :class:`ChartRun` (no
 :class:`~airflow_ops.report.RunReport` per point) by :func:`chart_run`, which accepts exactly the
-reports :func:`decode_report` accepts.
+reports :func:`decode_report` accepts. On PostgreSQL a DAG with more than :data:`MAX_POINTS` runs in
+the window is sampled in the query (:func:`_sampled_window`), so a frequent schedule costs the page
+no more rows than the charts can show.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from airflow_ops.report import SCHEMA_VERSION, Failure, RunReport
 from airflow_ops.steps import REPORT_KEY
 
 MAINTENANCE_TAG = "maintenance"
+#: Points per chart series; a DAG with more runs in the window is sampled per time bucket.
+MAX_POINTS = 400
 
 
 @dataclass(frozen=True)
@@ -265,13 +269,22 @@ def load(session: Any, since: dt.datetime, allowed: set[str] | None = None) -> S
     ).all()
     last_success = {r[0]: r[1] for r in success_rows if r[1] is not None}
 
-    # Every run of the window: three columns and the report without what no chart reads.
-    lean = _report_lookup(XComModel, DagRun, _report_text(session, XComModel.value))
+    # The runs of the window: three columns and the report without what no chart reads; on PostgreSQL
+    # sampled per time bucket when a DAG has more than MAX_POINTS of them (see _sampled_window).
+    lean_value = _report_text(session, XComModel.value)
+    if session.get_bind().dialect.name == "postgresql":
+        runs = _sampled_window(DagRun, ids, since, dt.datetime.now(dt.UTC))
+    else:
+        runs = (
+            select(DagRun.id, DagRun.dag_id, DagRun.run_id, DagRun.run_after)
+            .where(DagRun.dag_id.in_(ids), DagRun.run_after >= since)
+            .subquery("runs")
+        )
+    lean = _report_lookup(XComModel, runs.c, lean_value)
     window_rows = session.execute(
-        select(DagRun.dag_id, DagRun.run_id, DagRun.run_after, lean.c.value)
+        select(runs.c.dag_id, runs.c.run_id, runs.c.run_after, lean.c.value)
         .outerjoin(lean, true())
-        .where(DagRun.dag_id.in_(ids), DagRun.run_after >= since)
-        .order_by(DagRun.run_after, DagRun.id)
+        .order_by(runs.c.run_after, runs.c.id)
     ).all()
     window = [chart_run(*r) for r in window_rows]
 
@@ -344,6 +357,48 @@ def _report_text(session: Any, value: Any) -> Any:
         (kind == "string", value.op("#>>", return_type=Text)(literal_column("'{}'::text[]"))),
         else_=cast(value, Text),
     ).label("value")
+
+
+def _sampled_window(dag_run: Any, ids: list[str], since: dt.datetime, now: dt.datetime) -> Any:
+    """The window's runs as a subquery (``id, dag_id, run_id, run_after``), bounded per DAG.
+
+    A DAG with at most :data:`MAX_POINTS` runs in the window keeps them all. One with more (a probe
+    every 5 minutes is 105,000 runs a year) keeps, in each of :data:`MAX_POINTS` equal time buckets,
+    its latest run and its latest failed one: a critical verdict fails the probe's run (its
+    ``fail_on``), so a critical point never hides. The ranking reads ``dag_run`` alone, in one scan
+    and sort whatever the table's statistics (no report per run, no join a stale plan could turn
+    into a loop); the kept runs are joined back by primary key. So the page reads at most
+    ``2 * MAX_POINTS`` runs and reports per DAG whatever the schedule, and the charts thin them as
+    before.
+    """
+    from sqlalchemy import BigInteger, case, cast, func, literal, select
+
+    bucket_s = max((now - since).total_seconds() / MAX_POINTS, 1.0)
+    age_s = func.extract("epoch", dag_run.run_after - literal(since))
+    bucket = cast(func.floor(age_s / bucket_s), BigInteger)
+    in_bucket = (dag_run.dag_id, bucket)
+    failed = dag_run.state == "failed"
+    ranked = (  # one sort serves all three window functions
+        select(
+            dag_run.id,
+            dag_run.run_after,
+            case((failed, True), else_=False).label("failed"),
+            func.count().over(partition_by=dag_run.dag_id).label("n"),
+            func.row_number()
+            .over(partition_by=in_bucket, order_by=(dag_run.run_after.desc(), dag_run.id.desc()))
+            .label("latest"),
+            func.max(dag_run.run_after).filter(failed).over(partition_by=in_bucket).label("failed_at"),
+        )
+        .where(dag_run.dag_id.in_(ids), dag_run.run_after >= since)
+        .subquery("ranked")
+    )
+    c = ranked.c
+    return (
+        select(dag_run.id, dag_run.dag_id, dag_run.run_id, dag_run.run_after)
+        .join(ranked, c.id == dag_run.id)
+        .where((c.n <= MAX_POINTS) | (c.latest == 1) | (c.failed & (c.run_after == c.failed_at)))
+        .subquery("runs")
+    )
 
 
 def _backup_dag_ids(latest: dict[str, RunInfo], window: list[ChartRun]) -> set[str]:

@@ -15,12 +15,11 @@ from dataclasses import dataclass, field
 from html import escape
 from typing import Any
 
-from airflow_ops.console.data import ChartRun, DagInfo, RunInfo, Snapshot
+from airflow_ops.console.data import MAX_POINTS, ChartRun, DagInfo, RunInfo, Snapshot
 from airflow_ops.report import RunReport
 
 WINDOWS = (7, 30, 90, 365)
 DEFAULT_WINDOW = 30
-MAX_POINTS = 400  # per series; longer series are thinned evenly (the last point is always kept)
 
 
 @dataclass(frozen=True)
