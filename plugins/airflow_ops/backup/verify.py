@@ -160,8 +160,10 @@ def drop_abandoned_scratch(admin: Any) -> list[str]:
     """Drop the scratch databases of earlier checks that nobody is connected to any more.
 
     A check whose task process was killed (SIGKILL, OOM, a lost worker) cannot drop its own: the
-    next check does. A scratch database with a session (another check restoring into it) is left
-    alone, and ``DROP DATABASE`` without ``FORCE`` refuses one that gains a session meanwhile.
+    next check does. A live check holds a session on its scratch database from creation to drop
+    (:func:`create_scratch`), even between pg_restore and the count comparison, so one restoring
+    now (of this deployment or of another sharing the server) is never taken for abandoned; and
+    ``DROP DATABASE`` without ``FORCE`` refuses one that gains a session meanwhile.
     """
     import psycopg2
 
@@ -184,30 +186,46 @@ def drop_abandoned_scratch(admin: Any) -> list[str]:
     return dropped
 
 
+def create_scratch(admin: Any, server: PostgresTarget) -> tuple[PostgresTarget, Any]:
+    """A new scratch database on ``server`` and a session held on it (close it before the drop), so
+    that :func:`drop_abandoned_scratch` of any other check leaves it alone while this one lives."""
+    import psycopg2
+
+    scratch = f"{SCRATCH_PREFIX}{uuid.uuid4().hex[:10]}"
+    with admin.cursor() as cur:
+        try:
+            cur.execute(f'CREATE DATABASE "{scratch}"')
+        except psycopg2.Error as exc:
+            raise VerificationError(
+                f"cannot create the scratch database for the full restore check as {server!r}: "
+                f"{str(exc).strip()}. Fix: set restore_check_conn_id to a connection whose role has "
+                "CREATEDB (scripts/sql/backup_role.sql), or set full_restore_days: [] to skip the check."
+            ) from None
+    target = replace(server, dbname=scratch)
+    try:
+        holder = target.connect(autocommit=True, application_name="airflow-ops-scratch-holder")
+    except BaseException:
+        with admin.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{scratch}"')
+        raise
+    return target, holder
+
+
 def full_restore_check(
     client: Any, manifest: BackupManifest, pg_restore: PgTool, server: PostgresTarget
 ) -> VerifyResult:
     """Pass 2: restore into a scratch database on ``server``, compare row counts, drop it."""
-    import psycopg2
 
-    scratch = f"{SCRATCH_PREFIX}{uuid.uuid4().hex[:10]}"
     admin = server.connect(autocommit=True)
     try:
         drop_abandoned_scratch(admin)
-        with admin.cursor() as cur:
-            try:
-                cur.execute(f'CREATE DATABASE "{scratch}"')
-            except psycopg2.Error as exc:
-                raise VerificationError(
-                    f"cannot create the scratch database for the full restore check as {server!r}: "
-                    f"{str(exc).strip()}. Fix: set restore_check_conn_id to a connection whose role has "
-                    "CREATEDB (scripts/sql/backup_role.sql), or set full_restore_days: [] to skip the check."
-                ) from None
-        target = replace(server, dbname=scratch)
+        target, holder = create_scratch(admin, server)
+        scratch = target.dbname
         try:
             restore_stream(client, manifest, pg_restore, target)
             mismatches = compare_counts(manifest, target)
         finally:
+            holder.close()
             with admin.cursor() as cur:
                 cur.execute(
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (scratch,)
