@@ -8,7 +8,7 @@ import psycopg2
 
 from airflow_ops.backup.verify import SCRATCH_PREFIX, create_scratch, drop_abandoned_scratch
 from airflow_ops.connections import PostgresTarget
-from tests.harness import PostgresServer
+from tests.harness import PostgresServer, wait_for
 
 
 def _exists(pg: PostgresServer, name: str) -> bool:
@@ -31,8 +31,13 @@ def test_a_live_checks_scratch_database_is_never_dropped_as_abandoned(pg_server:
         # session is what keeps another check's clean-up away.
         assert target.dbname not in drop_abandoned_scratch(other)
         assert _exists(pg_server, target.dbname)
-        holder.close()  # what a killed check leaves: the database and no session on it
-        assert target.dbname in drop_abandoned_scratch(other)
+        holder.close()  # what a killed check leaves: the database, and soon no session on it
+        # The server ends the closed session's backend a moment later; the next check comes later still.
+        wait_for(
+            lambda: target.dbname in drop_abandoned_scratch(other),
+            30,
+            "the abandoned scratch database dropped",
+        )
         assert not _exists(pg_server, target.dbname)
     finally:
         ours.close()
