@@ -251,7 +251,7 @@ def test_the_page_reads_each_rendered_option(monkeypatch: pytest.MonkeyPatch) ->
         assert getattr(app.thresholds(), field) == n + 0.5
 
 
-@pytest.mark.parametrize("raw", ["abc", "-3", "0", "inf", "nan"])
+@pytest.mark.parametrize("raw", ["abc", "-3", "inf", "nan"])
 def test_an_unusable_option_on_the_api_server_is_named_on_the_page_not_a_500(
     monkeypatch: pytest.MonkeyPatch, raw: str
 ) -> None:
@@ -266,7 +266,7 @@ def test_an_unusable_option_on_the_api_server_is_named_on_the_page_not_a_500(
         12,
     )
     (error,) = limits.errors
-    assert error.startswith(f"[airflow_ops] console_backup_max_age_hours = {raw!r} is not a positive number")
+    assert error.startswith(f"[airflow_ops] console_backup_max_age_hours = {raw!r} is not a number >= 0")
     assert "AIRFLOW__AIRFLOW_OPS__CONSOLE_BACKUP_MAX_AGE_HOURS" in error
     now = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
     html = page.render(Snapshot([], {}, {}, [], None), now=now, days=30, limits=limits, username="u")
@@ -522,3 +522,12 @@ def test_the_passwords_file_carries_the_bot_password_of_its_own(tmp_path: Path) 
     assert json.loads(pw.read_text()) == {"admin": "a-strong-password-1", "airflow-ops-bot": "bot-password-2"}
     with pytest.raises(RenderRefused, match="give airflow-ops-bot its own"):
         write_passwords_file({**env, "AIRFLOW_OPS_BOT_PASSWORD": "a-strong-password-1"}, pw)
+
+
+def test_a_zero_limit_is_accepted_by_the_page_as_by_the_renderer(monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow_ops.console import app
+
+    render("local", sample_environ("local", AIRFLOW_OPS_CONSOLE_LOG_FREE_MIN_PCT="0"))  # not refused
+    monkeypatch.setenv("AIRFLOW__AIRFLOW_OPS__CONSOLE_LOG_FREE_MIN_PCT", "0")
+    limits = app.thresholds()
+    assert limits.log_free_min_pct == 0 and limits.errors == ()

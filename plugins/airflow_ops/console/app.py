@@ -72,7 +72,7 @@ def _settle_heap() -> None:
 
 
 def thresholds() -> page.Thresholds:
-    """The ``[airflow_ops]`` limits. A value that is not a positive number never fails the page: the
+    """The ``[airflow_ops]`` limits. A value that is not a finite number >= 0 never fails the page: the
     default is used and the attention list names the option, its value and the fix."""
     import logging
 
@@ -86,9 +86,9 @@ def thresholds() -> page.Thresholds:
             value = default if raw is None or not str(raw).strip() else float(raw)
         except ValueError:
             value = float("nan")
-        if not value > 0 or value == float("inf"):
+        if not value >= 0 or value == float("inf"):  # the renderer's rule too: 0 turns a check off
             errors.append(
-                f"[airflow_ops] {option} = {raw!r} is not a positive number; using {default:g}: fix it "
+                f"[airflow_ops] {option} = {raw!r} is not a number >= 0; using {default:g}: fix it "
                 f"in airflow.cfg or AIRFLOW__AIRFLOW_OPS__{option.upper()} on the api-server"
             )
             logging.getLogger(__name__).warning("%s", errors[-1])
