@@ -1,14 +1,23 @@
 # airflow-ops: every entry point (CI, pre-commit, GitHub Actions, GitLab) calls these targets.
 SHELL := /bin/bash
 PYTHON ?= python3.11
-VENV := .venv
+# The Airflow release of the environment: the newest supported by default. Each supported minor has its
+# own hashed lock (requirements/lock-<minor>.txt, its newest patch); another patch of that minor is
+# installed over its lock. `make demo AIRFLOW_VERSION=3.1.8` builds and uses .venv-3.1.8.
+DEFAULT_AIRFLOW := 3.3.2
+AIRFLOW_VERSION ?= $(DEFAULT_AIRFLOW)
+AIRFLOW_MINOR := $(shell echo '$(AIRFLOW_VERSION)' | cut -d. -f1,2)
+LOCK := requirements/lock-$(AIRFLOW_MINOR).txt
+LOCK_AIRFLOW := $(shell sed -n 's/^apache-airflow==\([0-9.]*\).*/\1/p' $(LOCK) 2>/dev/null)
+VENV := $(if $(filter $(DEFAULT_AIRFLOW),$(AIRFLOW_VERSION)),.venv,.venv-$(AIRFLOW_VERSION))
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-lock
-# uv lives in its own tool venv: `uv pip sync` keeps .venv exactly equal to the lock.
+# uv lives in its own tool venv: `uv pip sync` keeps each venv exactly equal to its lock.
 TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 # plugins/ (runtime package), tools/ (the airflow-ops command) and the root (tests.harness for demo/bench).
 export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR)/tools:$(CURDIR)
+MINORS := 3.1 3.2 3.3
 
 .DEFAULT_GOAL := help
 .PHONY: help venv lock generate check-generated lint typecheck test test-prereqs test-unit test-integration test-compose demo bench soak clean browser
@@ -21,19 +30,29 @@ $(UV):
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/python -m pip install -q --disable-pip-version-check uv==0.13.9
 
-$(STAMP): requirements/lock.txt pyproject.toml | $(UV)
+$(STAMP): $(LOCK) pyproject.toml | $(UV)
+	@test -f $(LOCK) || { echo "error: airflow-ops supports Airflow $(MINORS) (no $(LOCK) for AIRFLOW_VERSION=$(AIRFLOW_VERSION))"; exit 2; }
 	test -x $(BIN)/python || $(UV) venv -q --python $(PYTHON) $(VENV)
 	@# --compile-bytecode: with PYTHONDONTWRITEBYTECODE set (common in CI and images) every Airflow
 	@# process would otherwise recompile its imports from source on each start.
-	$(UV) pip sync -q --compile-bytecode --python $(BIN)/python --require-hashes requirements/lock.txt
-	@# The project itself, editable and without dependencies: puts `airflow-ops` on .venv/bin.
-	$(UV) pip install -q --no-deps --python $(BIN)/python -e .
+	$(UV) pip sync -q --compile-bytecode --python $(BIN)/python --require-hashes $(LOCK)
+	@# Another patch of the same minor: that release's Airflow over the minor's lock.
+	@if [ "$(AIRFLOW_VERSION)" != "$(LOCK_AIRFLOW)" ]; then \
+	  echo "$(UV) pip install apache-airflow==$(AIRFLOW_VERSION) over $(LOCK)"; \
+	  $(UV) pip install -q --compile-bytecode --python $(BIN)/python "apache-airflow[celery,postgres,amazon,smtp,statsd]==$(AIRFLOW_VERSION)" "apache-airflow-core==$(AIRFLOW_VERSION)"; fi
+	@# The checkout's own `airflow-ops` command. The project is not installed into the venv: its
+	@# `airflow.plugins` entry point would stand in for plugins/ (the git-sync path the suite tests);
+	@# the pip-install path is tested in a venv of its own (tests/integration/test_package.py).
+	@printf '#!/bin/sh\nexport PYTHONPATH="%s/plugins:%s/tools$${PYTHONPATH:+:$$PYTHONPATH}"\nexec "%s/python" -m airflow_ops_tools.cli "$$@"\n' \
+	  "$(CURDIR)" "$(CURDIR)" "$(CURDIR)/$(BIN)" > $(BIN)/airflow-ops && chmod +x $(BIN)/airflow-ops
+	@$(UV) pip uninstall -q --python $(BIN)/python airflow-ops 2>/dev/null || true
 	touch $@
 
 venv: $(STAMP) ## Build .venv from the committed lock (no unpinned resolution)
 
-lock: | $(UV) ## Re-resolve requirements/requirements.in into the hashed lock
-	$(UV) pip compile requirements/requirements.in -o requirements/lock.txt --python-version 3.11 --generate-hashes
+lock: | $(UV) ## Re-resolve requirements/airflow-<minor>.in into each minor's hashed lock
+	cd requirements && for m in $(MINORS); do \
+	  ../$(UV) pip compile airflow-$$m.in -o lock-$$m.txt --python-version 3.11 --generate-hashes -q || exit 1; done
 
 generate: $(STAMP) ## Render config/*.yml into dags/*.py (pruning DAGs whose config is gone) and README.md's generated sections
 	$(BIN)/airflow-ops generate --prune

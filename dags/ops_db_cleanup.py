@@ -11,13 +11,17 @@ log, job, dag_run, task_instance, task_instance_history, task_reschedule, xcom, 
 asset_event, celery_taskmeta, celery_tasksetmeta, revoked_token
 (plus the dependents `airflow db clean` adds), keeping
 90 days (`log`: 30 days, `job`: 30 days),
-with `--batch-size 50000 --error-on-cleanup-failure`, in successive cutoffs
+with `--batch-size 50000`, in successive cutoffs
 30 days apart (at most 12), oldest first, so no single statement runs long.
+A table Airflow fails to clean fails the run (`--error-on-cleanup-failure` from Airflow 3.2; on 3.1 the run
+reads Airflow's own error line). On Airflow 3.3, `airflow state-store clean` then purges expired
+`task_state_store` rows. A default table the running Airflow does not know is skipped and named in the report.
 Purged rows land in `_airflow_deleted__*` archive tables; `airflow db export-archived` writes them as CSV,
 each file is gzipped and uploaded to `s3://airflow-ops-archive/db-cleanup/<run_id>/` and
 confirmed, and only then does `airflow db drop-archived` remove the archive tables.
-Left out on Airflow 3.3.2 (known clean problems, reasons in `airflow_ops/dbclean/tables.py`):
-`dag`, `dag_version`, `trigger`, `callback`, `deadline`, `partitioned_asset_key_log`, `_xcom_archive`.
+Left out (known clean problems; the reasons and the releases they apply to are in
+`airflow_ops/dbclean/tables.py`):
+`dag`, `dag_version`, `trigger`, `callback`, `deadline`, `partitioned_asset_key_log`, `task_state_store`, `sla_miss`, `_xcom_archive`.
 
 **Schedule.** After each verified backup (Asset
 `airflow_ops_metadata_backup_verified`).

@@ -1,45 +1,18 @@
-"""The airflow-ops Airflow plugin: the only module Airflow's plugin loader executes in ``plugins/``.
+"""The airflow-ops plugin for a synced checkout: the only module Airflow's plugin loader executes here.
 
-It registers nothing that costs at import: the runtime package ``airflow_ops`` is imported by DAG
-files and tasks as a normal package (``plugins/.airflowignore`` keeps the loader out of it). This
-module runs in every Airflow process, task processes included, so it imports nothing of the package:
-the Maintenance page's FastAPI app (``airflow_ops.console``) is built on its first request, which
-only ever reaches the api-server.
+``plugins/.airflowignore`` keeps the loader out of the runtime package ``airflow_ops``, which DAG files
+and tasks import as a normal package. Where airflow-ops is also pip-installed, its ``airflow.plugins``
+entry point registers the same plugin; this module then defines nothing, so Airflow does not report
+the plugin as registered twice.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from importlib.metadata import PackageNotFoundError, distribution
 
-from airflow.plugins_manager import AirflowPlugin
+try:
+    distribution("airflow-ops")
+except PackageNotFoundError:
+    from airflow_ops.plugin import URL_PREFIX, AirflowOpsPlugin, MaintenanceApp
 
-URL_PREFIX = "/maintenance"
-
-
-class MaintenanceApp:
-    """ASGI app mounted at :data:`URL_PREFIX`; creates the FastAPI app on the first request."""
-
-    def __init__(self) -> None:
-        self._app: Any = None
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if self._app is None:
-            from airflow_ops.console.app import create_app
-
-            self._app = create_app()
-        await self._app(scope, receive, send)
-
-
-class AirflowOpsPlugin(AirflowPlugin):
-    name = "airflow_ops"
-    fastapi_apps = [{"app": MaintenanceApp(), "url_prefix": URL_PREFIX, "name": "airflow-ops maintenance"}]
-    # Shown inside the UI (an iframe under /plugin/maintenance); the UI's JWT cookie goes with it.
-    external_views = [
-        {
-            "name": "Maintenance",
-            "href": f"{URL_PREFIX}/",
-            "destination": "nav",
-            "url_route": "maintenance",
-            "nav_top_level": True,
-        }
-    ]
+    __all__ = ["URL_PREFIX", "AirflowOpsPlugin", "MaintenanceApp"]

@@ -23,7 +23,10 @@ _EXAMPLES = {
 def get_connection(conn_id: str, purpose: str, kind: str = "http") -> Any:
     """Return the Task SDK connection ``conn_id`` or raise :class:`MissingConnectionError`."""
     from airflow.sdk import Connection
-    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    from airflow_ops.compat import not_found_exception
+
+    AirflowNotFoundException = not_found_exception()
 
     try:
         return Connection.get(conn_id)

@@ -12,10 +12,14 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from airflow.sdk import DAG
+from airflow_ops.compat import require_supported_airflow
 
-from airflow_ops.notifiers import deadline_alert, failure_notifiers
-from airflow_ops.registry import KINDS
+require_supported_airflow()  # one line on Airflow 3.0 instead of a DAG-argument error
+
+from airflow.sdk import DAG  # noqa: E402
+
+from airflow_ops.notifiers import deadline_alert, failure_notifiers  # noqa: E402
+from airflow_ops.registry import KINDS  # noqa: E402
 
 
 def dag_kwargs(spec: Mapping[str, Any], doc_md: str) -> dict[str, Any]:

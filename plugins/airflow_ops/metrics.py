@@ -1,7 +1,7 @@
 """Every run report's headline numbers, sent through Airflow's own metrics facade.
 
-The task process's facade is ``airflow.sdk.observability.stats``: the task runner initialises it
-from ``[metrics]`` (``statsd_on``, ``statsd_datadog_enabled`` or ``otel_on``) before the task runs,
+The task process's facade is Airflow's own (``airflow_ops.compat.stats`` finds it on each release):
+the task runner initialises it from ``[metrics]`` (``statsd_on``, ``statsd_datadog_enabled`` or ``otel_on``) before the task runs,
 so the numbers go wherever Airflow's own metrics go, with its prefix (``[metrics] statsd_prefix`` /
 ``otel_prefix``, default ``airflow``), allow and block lists.
 
@@ -94,8 +94,9 @@ def samples(report: RunReport, declared: Sequence[Metric], *, tagged: bool) -> l
 
 def backend_keeps_tags() -> bool:
     """False for plain StatsD (tags dropped on the wire); True for OTel, Datadog, InfluxDB-style StatsD."""
-    from airflow.sdk.configuration import conf
+    from airflow_ops import compat
 
+    conf = compat.conf()
     if conf.getboolean("metrics", "statsd_datadog_enabled", fallback=False):
         return True
     if conf.getboolean("metrics", "statsd_on", fallback=False):
@@ -110,7 +111,9 @@ def emit(report: RunReport, declared: Sequence[Metric] | None = None) -> int:
             from airflow_ops.registry import kind_of
 
             declared = kind_of(report.kind).metrics
-        from airflow.sdk.observability import stats
+        from airflow_ops import compat
+
+        stats = compat.stats()
 
         sent = 0
         for sample in samples(report, declared, tagged=backend_keeps_tags()):

@@ -117,9 +117,9 @@ def delivery(channel: str, conn_id: str, details: Mapping[str, Any]) -> Iterator
             _one_line(exc),
         )
         with contextlib.suppress(Exception):
-            from airflow.sdk.observability.stats import Stats
+            from airflow_ops import compat
 
-            Stats.incr(DELIVERY_FAILED_METRIC, tags={"channel": channel, "conn_id": conn_id})
+            compat.stats().incr(DELIVERY_FAILED_METRIC, tags={"channel": channel, "conn_id": conn_id})
         raise
 
 
@@ -322,20 +322,12 @@ def deadline_alert(spec: Mapping[str, Any]) -> Any:
         return None
     import datetime as dt
 
-    # airflow.sdk exports these too, but its type stub (3.3.2) does not list them.
-    from airflow.sdk.definitions.callback import AsyncCallback
-    from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
+    from airflow_ops import compat
 
-    reference = {
-        "queued_at": DeadlineReference.DAGRUN_QUEUED_AT,
-        "logical_date": DeadlineReference.DAGRUN_LOGICAL_DATE,
-    }[deadline["after"]]
-    return DeadlineAlert(
-        reference=reference,
+    return compat.deadline_alert(
+        reference=deadline["after"],
         interval=dt.timedelta(minutes=float(deadline["minutes"])),
-        callback=AsyncCallback(
-            deadline_missed,
-            kwargs={"alerts": dict(spec.get("alerts") or {}), "deadline": dict(deadline)},
-        ),
+        callback=deadline_missed,
+        kwargs={"alerts": dict(spec.get("alerts") or {}), "deadline": dict(deadline)},
         name=f"{spec['dag_id']} deadline",
     )

@@ -69,6 +69,8 @@ class RunReport:
     details: dict[str, Any] = field(default_factory=dict)
     rows: list[dict[str, Any]] = field(default_factory=list)
     failure: Failure | None = None
+    #: The Airflow release the run ran on (``airflow_ops.compat.airflow_version``); empty in old reports.
+    airflow_version: str = ""
     schema_version: int = SCHEMA_VERSION
 
     # -- rendering ------------------------------------------------------------------------------
@@ -95,7 +97,12 @@ class RunReport:
         if self.failure is not None:
             lines.append(f"  done: {', '.join(self.failure.done) or 'nothing'}")
             lines.append(f"  not done: {', '.join(self.failure.not_done) or 'nothing'}")
-        shown = {"mode": self.mode, "duration_s": self.duration_s, **self.details}
+        shown = {
+            "mode": self.mode,
+            "duration_s": self.duration_s,
+            "airflow": self.airflow_version,
+            **self.details,
+        }
         width = max(len(k) for k in shown)
         lines += [f"  {k.ljust(width)}  {_fmt(v)}" for k, v in shown.items()]
         if self.rows:
@@ -114,7 +121,7 @@ class RunReport:
         if self.failure is not None:
             head.append(f"- done: {', '.join(self.failure.done) or 'nothing'}")
             head.append(f"- not done: {', '.join(self.failure.not_done) or 'nothing'}")
-        tail = [f"- duration: {_fmt(self.duration_s)} s"] + [
+        tail = [f"- duration: {_fmt(self.duration_s)} s", f"- airflow: {self.airflow_version}"] + [
             f"- {k}: {_fmt(v)}" for k, v in self.details.items()
         ]
         text = "\n".join(head)

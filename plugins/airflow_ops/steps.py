@@ -56,10 +56,12 @@ class Run:
 
     def report(self, **fields: Any) -> RunReport:
         """A report of this run: the caller gives title, mode, ok and the figures; the envelope is filled."""
+        from airflow_ops.compat import airflow_version
         from airflow_ops.report import RunReport, utc_now
 
         ended = utc_now()
         return RunReport(
+            airflow_version=airflow_version(),
             kind=self.kind,
             dag_id=self.dag_id,
             run_id=self.run_id,
@@ -106,7 +108,9 @@ class MaintenanceStep(BaseOperator):
         return str(getattr(self, "task_display_name", None) or self.task_id)
 
     def _run(self, context: Any) -> Run:
-        from airflow.sdk.exceptions import AirflowFailException
+        from airflow_ops.compat import fail_exception
+
+        AirflowFailException = fail_exception()
 
         dag_run = context["dag_run"]
         conf = dict(getattr(dag_run, "conf", None) or {})
@@ -137,7 +141,9 @@ class MaintenanceStep(BaseOperator):
         return values if many else values[0]
 
     def _report(self, cfg: Any, run: Run, context: Any) -> Any:
-        from airflow.sdk.exceptions import AirflowFailException
+        from airflow_ops.compat import fail_exception
+
+        AirflowFailException = fail_exception()
 
         from airflow_ops.report import Failure, publish
 

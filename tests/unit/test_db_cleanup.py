@@ -5,16 +5,18 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from airflow_ops import compat
 from airflow_ops.config import parse_config
 from airflow_ops.dbclean.backup_gate import BackupNotVerifiedError, check_latest_backup, require_recent_backup
 from airflow_ops.dbclean.plan import groups, windows
-from airflow_ops.dbclean.runner import parse_found_rows, source_table
-from airflow_ops.dbclean.tables import DEPENDENTS, EXCLUDED_TABLES, RECENCY_COLUMNS, effective_tables
+from airflow_ops.dbclean.runner import failed_tables, parse_found_rows, source_table
+from airflow_ops.dbclean.tables import EXCLUDED_TABLES, catalogue, cleanable, effective_tables
 from airflow_ops.exceptions import ConfigError
 from airflow_ops.kinds.db_cleanup.schema import DbCleanupConfig
 
@@ -27,29 +29,95 @@ def _cfg(**kw: Any) -> DbCleanupConfig:
     return cfg
 
 
-def test_table_catalogue_matches_the_installed_airflow() -> None:
-    from airflow.utils.db_cleanup import config_dict
+_COMMON = {
+    "_xcom_archive": ("timestamp", ()),
+    "asset_event": ("timestamp", ()),
+    "celery_taskmeta": ("date_done", ()),
+    "celery_tasksetmeta": ("date_done", ()),
+    "dag": ("last_parsed_time", ("dag_version", "deadline")),
+    "dag_version": ("created_at", ("task_instance", "dag_run")),
+    "deadline": ("deadline_time", ()),
+    "import_error": ("timestamp", ()),
+    "job": ("latest_heartbeat", ()),
+    "log": ("dttm", ()),
+    "task_instance": ("start_date", ("task_instance_history", "xcom")),
+    "task_instance_history": ("start_date", ()),
+    "task_reschedule": ("start_date", ()),
+    "trigger": ("created_date", ("task_instance",)),
+    "xcom": ("timestamp", ()),
+}
+_UP_TO_32 = {
+    "callback_request": ("created_at", ()),
+    "sla_miss": ("timestamp", ()),
+    "dag_run": ("start_date", ("task_instance", "deadline")),
+}
+#: ``airflow db clean``'s catalogue as measured on 3.1.8, 3.2.2 and 3.3.2 (table -> recency, dependents).
+CATALOGUES: dict[str, dict[str, tuple[str, tuple[str, ...]]]] = {
+    "3.1": {**_COMMON, **_UP_TO_32},
+    "3.2": {**_COMMON, **_UP_TO_32, "revoked_token": ("exp", ())},
+    "3.3": {
+        **_COMMON,
+        "revoked_token": ("exp", ()),
+        "callback": ("created_at", ("deadline",)),
+        "connection_test_request": ("updated_at", ()),
+        "partitioned_asset_key_log": ("created_at", ()),
+        "task_state_store": ("expires_at", ()),
+        "dag_run": ("start_date", ("task_instance", "task_state_store", "deadline")),
+    },
+}
+HERE = "{}.{}".format(*compat.minor(compat.airflow_version()))
 
-    known = {k: v for k, v in config_dict.items() if k != "session"}
-    assert {k: v.recency_column_name for k, v in known.items()} == RECENCY_COLUMNS
-    assert {k: tuple(v.dependent_tables) for k, v in known.items() if v.dependent_tables} == DEPENDENTS
+
+def test_the_catalogue_is_the_installed_airflows_own() -> None:
+    assert dict(catalogue()) == CATALOGUES[HERE]
 
 
 def test_effective_tables_put_dependents_first() -> None:
-    assert effective_tables(["dag_run"]) == [
-        "task_instance_history",
-        "xcom",
-        "task_instance",
-        "task_state_store",
-        "deadline",
-        "dag_run",
-    ]
+    expected = ["task_instance_history", "xcom", "task_instance"]
+    expected += ["task_state_store"] if HERE == "3.3" else []
+    assert effective_tables(["dag_run"]) == [*expected, "deadline", "dag_run"]
 
 
 @pytest.mark.parametrize("table", sorted(EXCLUDED_TABLES))
 def test_tables_with_known_clean_problems_are_refused_with_the_reason(table: str) -> None:
-    with pytest.raises(ConfigError, match=r"excluded on Airflow 3\.3\.2"):
-        _cfg(tables=[table])
+    version = re.escape(compat.airflow_version())
+    if HERE in EXCLUDED_TABLES[table].minors:
+        with pytest.raises(ConfigError, match=rf"excluded on Airflow {version}: "):
+            _cfg(tables=[table])
+    else:
+        with pytest.raises(ConfigError, match=rf"not a table `airflow db clean` knows on Airflow {version}"):
+            _cfg(tables=[table])
+
+
+def test_every_exclusion_names_a_table_of_the_releases_it_applies_to() -> None:
+    for table, exclusion in EXCLUDED_TABLES.items():
+        assert exclusion.minors, table
+        for minor in exclusion.minors:
+            assert table in CATALOGUES[minor], (table, minor)
+
+
+def test_a_table_of_another_release_is_refused_naming_this_one() -> None:
+    other = {"3.1": "connection_test_request", "3.2": "connection_test_request", "3.3": "callback_request"}
+    with pytest.raises(ConfigError, match=rf"on Airflow {re.escape(compat.airflow_version())}"):
+        _cfg(tables=[other[HERE]])
+
+
+def test_a_default_table_this_release_lacks_is_skipped_not_refused() -> None:
+    cfg = _cfg()
+    assert "revoked_token" in cfg.tables
+    here, skipped = cleanable(cfg.tables)
+    assert skipped == ([] if HERE != "3.1" else ["revoked_token"])
+    assert set(here) | set(skipped) == set(cfg.tables)
+
+
+def test_db_clean_failure_lines_name_the_failed_tables() -> None:
+    out = (
+        "Checking table log\n2026-12-07 [warning] Encountered error when attempting to clean table 'log'. \n"
+        "Checking table job\nEncountered error when attempting to clean table 'job'. \n"
+        "Encountered error when attempting to clean table 'log'. \n"
+    )
+    assert failed_tables(out) == ["log", "job"]
+    assert failed_tables("Checking table log\nFound 3 rows meeting deletion criteria.\n") == []
 
 
 def test_unknown_table_is_refused() -> None:

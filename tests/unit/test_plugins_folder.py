@@ -37,8 +37,8 @@ def test_the_plugin_walk_executes_only_the_entry_module() -> None:
     result = _walk(REPO / "plugins")
     assert result["errors"] == {}
     assert result["plugins"] == ["airflow_ops"]
-    # The entry module is executed, and nothing of the runtime package is (it imports on demand).
-    assert result["new"] == ["airflow_ops_plugin"]
+    # The entry module and the plugin module run; nothing else of the runtime package does.
+    assert result["new"] == ["airflow_ops", "airflow_ops.plugin", "airflow_ops_plugin"]
 
 
 def test_without_the_ignore_file_the_walk_would_execute_the_package(tmp_path: Path) -> None:

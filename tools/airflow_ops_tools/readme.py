@@ -19,7 +19,7 @@ readme_md = ROOT / "README.md"
 
 _INTRO = """\
 Every run report also goes out through **Airflow's own metrics facade**
-(`airflow.sdk.observability.stats`, set up by the task runner from `[metrics]`), so the numbers land
+(its StatsD/OpenTelemetry facade, set up by the task runner from `[metrics]`), so the numbers land
 wherever Airflow's metrics go: StatsD (`statsd_on`), Datadog (`statsd_datadog_enabled`) or
 OpenTelemetry (`otel_on`), with Airflow's prefix (`statsd_prefix` / `otel_prefix`, default
 `airflow`) and its allow/block lists. With no metrics backend configured nothing is sent.
@@ -98,12 +98,33 @@ def metrics_section() -> str:
 def excluded_tables_section() -> str:
     from airflow_ops.dbclean.tables import EXCLUDED_TABLES
 
-    lines = ["| table | why it is left out |", "|---|---|"]
-    lines += [f"| `{t}` | {why} |" for t, why in EXCLUDED_TABLES.items()]
+    lines = ["| table | Airflow | why it is left out |", "|---|---|---|"]
+    lines += [f"| `{t}` | {', '.join(e.minors)} | {e.reason} |" for t, e in EXCLUDED_TABLES.items()]
     return "\n".join(lines) + "\n"
 
 
-SECTIONS = {"metrics": metrics_section, "excluded-tables": excluded_tables_section}
+def support_matrix_section() -> str:
+    """Release x feature, from the one seam's list of differences (``airflow_ops.compat``)."""
+    from airflow_ops.compat import DIFFERENCES, SUPPORTED_MINORS, minor
+
+    def has(since: str, release: str) -> bool:
+        return minor(release) >= minor(since)
+
+    lines = [
+        "| feature | " + " | ".join(f"Airflow {m}" for m in SUPPORTED_MINORS) + " | without it |",
+        "|---|" + "---|" * len(SUPPORTED_MINORS) + "---|",
+    ]
+    for d in DIFFERENCES:
+        cells = " | ".join("yes" if has(d.since, m) else "no" for m in SUPPORTED_MINORS)
+        lines.append(f"| {d.what} | {cells} | {d.without} |")
+    return "\n".join(lines) + "\n"
+
+
+SECTIONS = {
+    "metrics": metrics_section,
+    "excluded-tables": excluded_tables_section,
+    "support-matrix": support_matrix_section,
+}
 
 
 def render(text: str) -> str:

@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from airflow_ops import compat
 from airflow_ops.connections import PostgresTarget
-from airflow_ops.dbclean.tables import RECENCY_COLUMNS
+from airflow_ops.dbclean.tables import recency_column
 from airflow_ops.exceptions import AirflowOpsError
 from airflow_ops.storage import StorageError, put_confirmed, upload_file_confirmed
 
@@ -58,9 +59,12 @@ class DbCli:
         return env
 
     def run(self, *args: str) -> str:
-        argv = [airflow_bin(), "db", *args]
+        return self.run_airflow("db", *args)
+
+    def run_airflow(self, *args: str) -> str:
+        argv = [airflow_bin(), *args]
         self.commands.append(" ".join(argv[1:]))
-        log.info("Running: airflow db %s", " ".join(args))
+        log.info("Running: airflow %s", " ".join(args))
         try:
             proc = subprocess.run(
                 argv,
@@ -73,14 +77,14 @@ class DbCli:
             )
         except subprocess.TimeoutExpired:
             raise DbCleanupError(
-                f"`airflow db {' '.join(args)}` did not finish within {self.timeout_s:.0f}s; "
+                f"`airflow {' '.join(args)}` did not finish within {self.timeout_s:.0f}s; "
                 "lower batch_size/window_days or raise command_timeout_minutes"
             ) from None
         out = proc.stdout + proc.stderr
         if proc.returncode != 0:
             tail = "\n".join(out.strip().splitlines()[-25:])
             raise DbCleanupError(
-                f"`airflow db {' '.join(args)}` exited {proc.returncode} against {self.target!r}:\n{tail}"
+                f"`airflow {' '.join(args)}` exited {proc.returncode} against {self.target!r}:\n{tail}"
             )
         return out
 
@@ -94,12 +98,31 @@ class DbCli:
             ",".join(tables),
             "--batch-size",
             str(batch_size),
-            "--error-on-cleanup-failure",
             "--yes",
         ]
+        flag = compat.DB_CLEAN_ERROR_FLAG in compat.db_clean_flags()
+        if flag:
+            args.append(compat.DB_CLEAN_ERROR_FLAG)
         if dry_run:
             args.append("--dry-run")
-        return parse_found_rows(self.run(*args))
+        out = self.run(*args)
+        if not flag:
+            # Without the flag (Airflow 3.1) a table that fails is logged and skipped, and the command
+            # exits 0: its own log line is the only trace, so it fails the run here.
+            failed = failed_tables(out)
+            if failed:
+                raise DbCleanupError(
+                    f"`airflow db clean` could not clean {', '.join(failed)} against {self.target!r} "
+                    "(Airflow logged the error and skipped the table; its log is in this task's log)"
+                )
+        return parse_found_rows(out)
+
+    def state_store_clean(self, dry_run: bool) -> str | None:
+        """``airflow state-store clean`` (3.3+: expired ``task_state_store`` rows); ``None`` without it."""
+        if not compat.has_state_store_clean():
+            return None
+        argv = ["state-store", "clean", *(["--dry-run"] if dry_run else [])]
+        return self.run_airflow(*argv)
 
     def export_archived(self, out_dir: Path) -> list[Path]:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -133,6 +156,12 @@ def die_with_parent() -> Any:
         prctl(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG = 1, SIGKILL = 9
 
     return child
+
+
+def failed_tables(output: str) -> list[str]:
+    """Tables ``airflow db clean`` logged as failed and skipped (what 3.1 does instead of exiting 1)."""
+    pattern = re.compile(re.escape(compat.CLEAN_TABLE_ERROR) + r" '([A-Za-z0-9_]+)'")
+    return list(dict.fromkeys(m.group(1) for m in pattern.finditer(output)))
 
 
 def parse_found_rows(output: str) -> dict[str, int]:
@@ -182,7 +211,7 @@ def oldest_row(target: PostgresTarget, tables: list[str]) -> dt.datetime | None:
                 continue
             cur.execute(
                 sql.SQL("SELECT min({}) FROM {}").format(
-                    sql.Identifier(RECENCY_COLUMNS[table]), sql.Identifier(table)
+                    sql.Identifier(recency_column(table)), sql.Identifier(table)
                 )
             )
             value = cur.fetchone()[0]

@@ -15,6 +15,7 @@ from typing import Any
 from airflow_ops.connections import PostgresTarget
 from airflow_ops.dbclean import runner
 from airflow_ops.dbclean.plan import groups, windows
+from airflow_ops.dbclean.tables import cleanable
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,8 @@ def run_clean(
     """Clean every group in windows (a dry run counts once, at the final cutoff); return per-table rows."""
     now = now or dt.datetime.now(dt.UTC)
     cli = runner.DbCli(target, timeout_s=settings.timeout_s)
-    plan = groups(settings.tables, dict(settings.retention_days))
+    here, unknown_here = cleanable(settings.tables)
+    plan = groups(here, dict(settings.retention_days))
     all_tables = list(dict.fromkeys(t for g in plan for t in g.effective))
     before = runner.count_rows(target, all_tables)
     archives_before = set(runner.archive_tables(target))
@@ -62,6 +64,7 @@ def run_clean(
             if dry_run:
                 for table, n in found.items():
                     would[table] = would.get(table, 0) + n
+    state_store = cli.state_store_clean(dry_run)
     after = runner.count_rows(target, all_tables)
     deleted: dict[str, int] = {}
     for name, rows in runner.archive_tables(target).items():
@@ -85,4 +88,6 @@ def run_clean(
         "tables": tables,
         "invocations": invocations,
         "seconds": round(time.monotonic() - started, 2),
+        "not_on_this_airflow": unknown_here,
+        "state_store_clean": None if state_store is None else "ran" + (" (dry run)" if dry_run else ""),
     }

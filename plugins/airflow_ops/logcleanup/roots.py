@@ -100,7 +100,9 @@ def check_root(root: LogRoot, protected: dict[str, str], homes: set[str] | None 
 
 def airflow_roots(task_logs: bool, dag_processor_logs: bool, extra_roots: list[str]) -> list[LogRoot]:
     """The roots from the Airflow configuration of *this* worker, read at run time, plus extras."""
-    from airflow.sdk.configuration import conf
+    from airflow_ops import compat
+
+    conf = compat.conf()
 
     roots: list[LogRoot] = []
     if task_logs:
@@ -126,7 +128,9 @@ def airflow_roots(task_logs: bool, dag_processor_logs: bool, extra_roots: list[s
 
 
 def protected_paths() -> dict[str, str]:
-    from airflow.sdk.configuration import conf
+    from airflow_ops import compat
+
+    conf = compat.conf()
 
     return {
         "[core] dags_folder": str(conf.get("core", "dags_folder", fallback="") or ""),

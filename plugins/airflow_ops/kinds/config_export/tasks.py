@@ -54,7 +54,9 @@ def airflow_fernet_key(cfg: ConfigExportConfig) -> str | None:
             cfg.fernet_key_conn_id, "Airflow fernet key (its password)", kind="generic"
         ).password
         return str(value) if value else None
-    from airflow.sdk.configuration import conf
+    from airflow_ops import compat
+
+    conf = compat.conf()
 
     return str(conf.get("core", "fernet_key", fallback="")) or None
 

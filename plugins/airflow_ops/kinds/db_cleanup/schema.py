@@ -6,7 +6,8 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from airflow_ops.dbclean.tables import DEFAULT_TABLES, DEPENDENTS, EXCLUDED_TABLES, RECENCY_COLUMNS
+from airflow_ops.dbclean import tables as catalogue
+from airflow_ops.dbclean.tables import DEFAULT_TABLES
 
 #: ``schedule`` value meaning "run when the backup DAG emits its verified-backup Asset".
 from airflow_ops.kinds.db_cleanup import BACKUP_ASSET_SCHEDULE
@@ -65,12 +66,7 @@ class DbCleanupConfig(CommonConfig):
     @classmethod
     def _tables(cls, value: list[str]) -> list[str]:
         for table in value:
-            if table in EXCLUDED_TABLES:
-                raise ValueError(f"{table!r} is excluded on Airflow 3.3.2: {EXCLUDED_TABLES[table]}")
-            if table not in RECENCY_COLUMNS:
-                raise ValueError(
-                    f"{table!r} is not a table `airflow db clean` knows ({', '.join(RECENCY_COLUMNS)})"
-                )
+            catalogue.check_table(table)
         return list(dict.fromkeys(value))
 
     @model_validator(mode="after")
@@ -81,7 +77,7 @@ class DbCleanupConfig(CommonConfig):
             if days < 1:
                 raise ValueError(f"table_retention_days.{table}: must be at least 1 day (got {days})")
         for parent in self.tables:
-            for dep in DEPENDENTS.get(parent, ()):
+            for dep in catalogue.dependents(parent):
                 if dep in self.table_retention_days and self.days_for(dep) > self.days_for(parent):
                     raise ValueError(
                         f"table_retention_days.{dep} ({self.days_for(dep)}) is longer than {parent}'s "

@@ -31,7 +31,9 @@ def clean_settings(cfg: DbCleanupConfig) -> CleanSettings:
 def check_backup(cfg: DbCleanupConfig, run: Run) -> dict[str, Any]:
     import logging
 
-    from airflow.sdk.exceptions import AirflowFailException
+    from airflow_ops.compat import fail_exception
+
+    AirflowFailException = fail_exception()
 
     from airflow_ops.backup.identity import target_identity
     from airflow_ops.connections import postgres_target, s3_client
@@ -112,6 +114,12 @@ def report(
             ),
             "archive_dropped": archived.get("dropped", False),
             "clean s": cleaned["seconds"],
+            "state-store clean": cleaned.get("state_store_clean") or "not in this Airflow (3.3+)",
+            **(
+                {"not in this Airflow's db clean": ", ".join(cleaned["not_on_this_airflow"])}
+                if cleaned.get("not_on_this_airflow")
+                else {}
+            ),
         },
         rows=cleaned["tables"],
         warnings=list(gate.get("warnings") or []),

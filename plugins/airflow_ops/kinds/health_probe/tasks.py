@@ -19,9 +19,9 @@ log = logging.getLogger(__name__)
 
 
 def _log_folder() -> str:
-    from airflow.sdk.configuration import conf
+    from airflow_ops import compat
 
-    return str(conf.get("logging", "base_log_folder"))
+    return str(compat.conf().get("logging", "base_log_folder"))
 
 
 def run_checks(cfg: HealthProbeConfig, overrides: dict[str, Any]) -> list[dict[str, Any]]:

@@ -34,7 +34,9 @@ def sweep(cfg: LogCleanupConfig, run: Run) -> dict[str, Any]:
     import socket
     import time
 
-    from airflow.sdk.exceptions import AirflowFailException
+    from airflow_ops.compat import fail_exception
+
+    AirflowFailException = fail_exception()
 
     from airflow_ops.logcleanup.roots import DangerousRootError
     from airflow_ops.logcleanup.service import ArchiveTarget, sweep_roots
