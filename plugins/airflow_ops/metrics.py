@@ -1,7 +1,8 @@
 """Every run report's headline numbers, sent through Airflow's own metrics facade.
 
 The task process's facade is Airflow's own (``airflow_ops.compat.stats`` finds it on each release):
-the task runner initialises it from ``[metrics]`` (``statsd_on``, ``statsd_datadog_enabled`` or ``otel_on``) before the task runs,
+the task runner initialises it from ``[metrics]`` (``statsd_on``, ``statsd_datadog_enabled`` or
+``otel_on``) before the task runs,
 so the numbers go wherever Airflow's own metrics go, with its prefix (``[metrics] statsd_prefix`` /
 ``otel_prefix``, default ``airflow``), allow and block lists.
 
