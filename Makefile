@@ -40,12 +40,13 @@ $(STAMP): $(LOCK) pyproject.toml | $(UV)
 	@if [ "$(AIRFLOW_VERSION)" != "$(LOCK_AIRFLOW)" ]; then \
 	  echo "$(UV) pip install apache-airflow==$(AIRFLOW_VERSION) over $(LOCK)"; \
 	  $(UV) pip install -q --compile-bytecode --python $(BIN)/python "apache-airflow[celery,postgres,amazon,smtp,statsd]==$(AIRFLOW_VERSION)" "apache-airflow-core==$(AIRFLOW_VERSION)"; fi
-	@# The checkout's own `airflow-ops` command. The project is not installed into the venv: its
-	@# `airflow.plugins` entry point would stand in for plugins/ (the git-sync path the suite tests);
-	@# the pip-install path is tested in a venv of its own (tests/integration/test_package.py).
-	@printf '#!/bin/sh\nexport PYTHONPATH="%s/plugins:%s/tools$${PYTHONPATH:+:$$PYTHONPATH}"\nexec "%s/python" -m airflow_ops_tools.cli "$$@"\n' \
-	  "$(CURDIR)" "$(CURDIR)" "$(CURDIR)/$(BIN)" > $(BIN)/airflow-ops && chmod +x $(BIN)/airflow-ops
+	@# The checkout on the venv's path (a .pth file) and its own `airflow-ops` command, without
+	@# installing the project: its `airflow.plugins` entry point would stand in for plugins/ (the
+	@# git-sync path the suite tests); the pip-install path is tested in a venv of its own
+	@# (tests/integration/test_package.py).
 	@$(UV) pip uninstall -q --python $(BIN)/python airflow-ops 2>/dev/null || true
+	@printf '%s\n%s\n' "$(CURDIR)/plugins" "$(CURDIR)/tools" > "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/airflow_ops_checkout.pth"
+	@printf '#!/bin/sh\nexec "%s/python" -m airflow_ops_tools.cli "$$@"\n' "$(CURDIR)/$(BIN)" > $(BIN)/airflow-ops && chmod +x $(BIN)/airflow-ops
 	touch $@
 
 venv: $(STAMP) ## Build .venv from the committed lock (no unpinned resolution)

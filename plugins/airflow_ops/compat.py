@@ -4,7 +4,7 @@ Every difference between the supported releases that the bundle meets lives here
 else: the rest of the package calls these functions instead of importing a release-specific name.
 Each difference is detected by capability (a module or name exists, a keyword or a CLI flag is
 accepted), never by comparing version strings; :data:`DIFFERENCES` lists them with the first minor
-that has the capability and what the bundle does without it (the README's support matrix and a unit
+that has the capability and what the bundle does without it (README 'Supported Airflow releases' and a unit
 test, run on every supported release by ``make test-compat``, come from that list).
 
 Nothing here imports Airflow at module import time; every lookup is cached per process.
@@ -117,6 +117,15 @@ def minor(version: str) -> tuple[int, int]:
         return int(major), int("".join(ch for ch in minor_ if ch.isdigit()) or 0)
     except ValueError:
         return 0, 0
+
+
+def quiet_airflow_import() -> None:
+    """Keep Airflow's import-time INFO lines off a CLI's output (3.1 logs alembic's plugin set-up on
+    ``import airflow``): a CLI that promises one line of output calls this before importing Airflow.
+    An explicit ``AIRFLOW__LOGGING__LOGGING_LEVEL`` wins."""
+    import os
+
+    os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
 
 
 def require_supported_airflow() -> None:
@@ -281,7 +290,7 @@ def has_state_store_clean() -> bool:
 CLEAN_TABLE_ERROR = "Encountered error when attempting to clean table"
 
 
-# -- the list the unit test and the README read -------------------------------------------------------
+# -- what tests/unit/test_compat.py checks on each release ----------------------------------------
 def _has_nav_top_level() -> bool:
     from airflow.api_fastapi.core_api.datamodels.plugins import ExternalViewResponse
 

@@ -13,7 +13,18 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from airflow_ops_tools import generate, probe, readme, render_cfg, restore_backup, restore_export
+from airflow_ops.compat import quiet_airflow_import
+
+quiet_airflow_import()  # before any subcommand imports Airflow
+
+from airflow_ops_tools import (  # noqa: E402
+    generate,
+    probe,
+    readme,
+    render_cfg,
+    restore_backup,
+    restore_export,
+)
 
 COMMANDS: dict[str, Callable[[list[str] | None], int]] = {
     "generate": generate.main,
