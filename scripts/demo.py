@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from airflow_ops.compat import airflow_version
 from airflow_ops.report import RunReport
 from airflow_ops.steps import REPORT_KEY
 from airflow_ops_tools.secretfile import private_dir, remove_secrets
@@ -162,7 +163,7 @@ def _run(args: argparse.Namespace, home: Path) -> int:
     dag_ids = [p.stem for p in dag_files if not args.only or p.stem in args.only]
     failures = 0
     try:
-        print(f"Starting Airflow 3 (LocalExecutor) in {home} ...", flush=True)
+        print(f"Starting Airflow {airflow_version()} (LocalExecutor) in {home} ...", flush=True)
         started = time.monotonic()
         with airflow_stack(home, pg, ROOT / "dags", ROOT / "plugins", extra_env=demo_env(s3, sink)) as stack:
             stack.wait_for_dags(dag_ids)

@@ -104,6 +104,8 @@ def create_app() -> Any:
     from fastapi import Depends, FastAPI, HTTPException, Request, status
     from fastapi.responses import HTMLResponse, RedirectResponse
 
+    from airflow_ops import compat
+
     _settle_heap()
     app = FastAPI(
         title="airflow-ops Maintenance",
@@ -130,7 +132,14 @@ def create_app() -> Any:
                 raise HTTPException(status.HTTP_403_FORBIDDEN, "No read access to the maintenance DAGs")
             snap = _restrict(snap, allowed)
             loaded = time.perf_counter()
-            html = page.render(snap, now=now, days=days, limits=thresholds(), username=user.get_name())
+            html = page.render(
+                snap,
+                now=now,
+                days=days,
+                limits=thresholds(),
+                username=user.get_name(),
+                airflow_version=compat.airflow_version(),
+            )
         finally:
             _queries.reset(token)
         done = time.perf_counter()

@@ -405,16 +405,20 @@ def render(
     days: int,
     limits: Thresholds,
     username: str,
+    airflow_version: str = "",
 ) -> str:
     since = now - dt.timedelta(days=days)
     problems = attention(snap, now, limits)
     chart_list = charts(snap)
+    on = (
+        f', on <span id="airflow-version">Airflow {escape(airflow_version)}</span>' if airflow_version else ""
+    )
     out: list[str] = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
         "<title>Maintenance · airflow-ops</title>",
         f"<style>{CSS}</style></head><body>",
         "<h1>Maintenance</h1>",
-        f'<p class="muted">As of {_ts(now)}, signed in as {escape(username)}. '
+        f'<p class="muted">As of {_ts(now)}, signed in as {escape(username)}{on}. '
         f"Backup age limit {limits.backup_max_age_hours:g} h, log volume free limit "
         f"{limits.log_free_min_pct:g}%.</p>",
         "<h2>Attention</h2>",
