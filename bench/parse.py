@@ -41,7 +41,7 @@ with DAG("trivial_baseline", schedule="@daily", start_date=pendulum.datetime(202
 COLD = """
 import sys, time
 import airflow.sdk  # the dag-processor parent has this imported already
-from airflow.dag_processing.dagbag import DagBag
+from airflow_ops.compat import dagbag_class; DagBag = dagbag_class()
 bag = DagBag(dag_folder=sys.argv[1], collect_dags=False)
 t = time.perf_counter()
 bag.process_file(sys.argv[1], only_if_updated=False)
@@ -61,7 +61,9 @@ def _parse_ms(bag: object, path: Path) -> float:
 def run() -> dict[str, float]:
     os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="bench_parse_"))
     os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
-    from airflow.dag_processing.dagbag import DagBag
+    from airflow_ops.compat import dagbag_class
+
+    DagBag = dagbag_class()
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_trivial_"))
     trivial = tmp / "trivial_baseline.py"

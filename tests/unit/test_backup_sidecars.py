@@ -50,7 +50,9 @@ def test_environment_overrides_the_cfg_file(tmp_path: Path) -> None:
 
 def test_package_list_is_pinned_and_sorted() -> None:
     lines = package_list().splitlines()
-    assert "apache-airflow==3.3.2" in lines
+    from airflow_ops.compat import airflow_version
+
+    assert f"apache-airflow-core=={airflow_version()}" in lines
     assert lines == sorted(lines, key=lambda line: line.split("==")[0].lower())
 
 

@@ -12,7 +12,10 @@ from airflow_ops.exceptions import MissingConnectionError
 
 def test_missing_connection_names_id_and_env_var(monkeypatch: pytest.MonkeyPatch) -> None:
     from airflow.sdk import Connection
-    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    from airflow_ops.compat import not_found_exception
+
+    AirflowNotFoundException = not_found_exception()
 
     def not_found(conn_id: str) -> None:
         raise AirflowNotFoundException(f"The conn_id `{conn_id}` isn't defined")
@@ -65,7 +68,10 @@ def test_http_url(conn: SimpleNamespace, url: str) -> None:
 
 def test_missing_aws_connection_is_an_error_not_anonymous_access(monkeypatch: pytest.MonkeyPatch) -> None:
     from airflow.sdk import Connection
-    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    from airflow_ops.compat import not_found_exception
+
+    AirflowNotFoundException = not_found_exception()
 
     from airflow_ops.connections import s3_client
 

@@ -14,9 +14,23 @@ REPO = Path(__file__).parents[2]
 
 WALK = """
 import json, sys
-from airflow._shared.plugins_manager.plugins_manager import _load_plugins_from_plugin_directory
 before = set(sys.modules)
-plugins, errors = _load_plugins_from_plugin_directory(plugins_folder=sys.argv[1], ignore_file_syntax="glob")
+try:  # 3.2+
+    from airflow._shared.plugins_manager.plugins_manager import _load_plugins_from_plugin_directory
+    plugins, errors = _load_plugins_from_plugin_directory(
+        plugins_folder=sys.argv[1], ignore_file_syntax="glob"
+    )
+except ImportError:  # 3.1: the same walk over [core] plugins_folder, into module globals
+    import os
+    os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = sys.argv[1]
+    from airflow import plugins_manager as pm
+    from airflow.configuration import conf
+    conf.set("core", "plugins_folder", sys.argv[1])
+    pm.settings.PLUGINS_FOLDER = sys.argv[1]
+    pm.plugins, pm.import_errors = [], {}
+    before = set(sys.modules)
+    pm.load_plugins_from_plugin_directory()
+    plugins, errors = pm.plugins, pm.import_errors
 new = sorted(m for m in set(sys.modules) - before if m.startswith(("airflow_ops", "localenv", "cfgrender",
     "generator", "report", "settings", "health", "__init__")))
 print(json.dumps({"plugins": [p.name for p in plugins], "errors": errors, "new": new}))
