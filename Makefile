@@ -20,7 +20,7 @@ export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR)/tools:$(CURDIR)
 MINORS := 3.1 3.2 3.3
 
 .DEFAULT_GOAL := help
-.PHONY: help venv lock generate check-generated lint typecheck test test-prereqs test-unit test-integration test-compose demo bench soak clean browser
+.PHONY: help venv lock generate check-generated lint typecheck test test-prereqs test-unit test-integration test-compose test-compat print-venv demo bench soak clean browser
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-18s %s\n", $$1, $$2}'
@@ -82,6 +82,13 @@ test-prereqs: ## Install (as root) / check what the suite needs: PostgreSQL, Red
 test: test-prereqs $(STAMP) browser check-generated lint typecheck ## Everything CI runs: drift check, lint, types, the whole suite
 	$(BIN)/pytest tests
 
+COMPAT_MINORS ?= $(MINORS)
+test-compat: test-prereqs browser | $(UV) ## Each Airflow minor's newest patch: unit suite + compat integration tests; dags/ on every other patch
+	bash tests/compat/run.sh $(COMPAT_MINORS)
+
+print-venv:
+	@echo $(VENV)
+
 test-compose: ## `docker compose up` for real on podman with stand-in images; every DAG via the REST API
 	bash tests/compose/run.sh
 
@@ -101,7 +108,7 @@ soak: $(STAMP) ## The whole bundle for 30 min on compressed schedules (SOAK_MINU
 	$(BIN)/python -m tests.soak --minutes $(or $(SOAK_MINUTES),30) --output soak-results.json
 
 clean: ## Remove the virtualenv and caches
-	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache .demo
+	rm -rf .venv .venv-* .compat $(TOOLS) .mypy_cache .ruff_cache .pytest_cache .demo
 
 .PHONY: validate
 validate: $(STAMP) check-generated ## Drift check, DAG import/policy tests, airflow.cfg profiles: lint + Airflow schema

@@ -199,6 +199,20 @@ def airflow(
 
 
 INTEGRATION = REPO / "tests" / "integration"
+#: The integration modules ``make test-compat`` runs on every supported Airflow minor besides the whole
+#: suite on the default one: every DAG under a real scheduler, db clean on aged rows archived to S3,
+#: metrics into a real StatsD listener, alerts and deadline alerts, the Maintenance page in Chromium.
+COMPAT_MODULES = {
+    "test_aa_console",
+    "test_backup_roundtrip",
+    "test_db_cleanup",
+    "test_deadline_alert",
+    "test_export_roundtrip",
+    "test_failure_report",
+    "test_health_probe",
+    "test_log_cleanup",
+    "test_metrics_statsd",
+}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -213,5 +227,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             raise pytest.UsageError(f"{item.nodeid} uses a real service: move it to tests/integration/")
         if in_folder:
             item.add_marker(pytest.mark.integration)
+            if Path(str(item.fspath)).stem in COMPAT_MODULES:
+                item.add_marker(pytest.mark.compat)
         if "airflow" in fixtures:
             item.add_marker(pytest.mark.airflow)
