@@ -54,3 +54,82 @@ def test_the_wheel_installs_the_library_and_the_command(tmp_path: Path) -> None:
     assert "restore-export" in out.stdout
     assert out.stdout.splitlines()[0].startswith(str(target))
     assert (target / "bin" / "airflow-ops").is_file()
+
+
+def test_pip_install_into_an_airflow_environment_registers_the_plugin_and_generates_dags(
+    tmp_path: Path,
+) -> None:
+    """The image path: a fresh venv with only Airflow, its providers and the built wheel (no checkout on
+    the path, no plugins folder). The Maintenance page registers through the ``airflow.plugins`` entry
+    point, ``airflow-ops generate`` writes DAG files into the user's own folder, and they import."""
+    import json
+    import os
+    import re
+
+    subprocess.run([str(UV), "build", "-q", "--wheel", "--out-dir", str(tmp_path), str(REPO)], check=True)
+    [wheel] = tmp_path.glob("airflow_ops-*.whl")
+    lock = (REPO / "requirements" / "lock-3.3.txt").read_text()
+    airflow = re.search(r"^apache-airflow==(\S+)", lock, re.M).group(1)  # type: ignore[union-attr]
+    venv = tmp_path / "venv"
+    subprocess.run([str(UV), "venv", "-q", "--python", sys.executable, str(venv)], check=True)
+    constraints = tmp_path / "constraints.txt"
+    constraints.write_text(lock)
+    subprocess.run(
+        [
+            str(UV),
+            "pip",
+            "install",
+            "-q",
+            "--python",
+            str(venv / "bin" / "python"),
+            "--constraint",
+            str(constraints),
+            f"apache-airflow[celery,postgres,amazon,smtp,statsd]=={airflow}",
+            str(wheel),
+        ],
+        check=True,
+        timeout=600,
+    )
+    home, dags, empty = tmp_path / "home", tmp_path / "my_dags", tmp_path / "no_plugins"
+    empty.mkdir()
+    env = {
+        "PATH": f"{venv / 'bin'}:/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(empty),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "ERROR",
+    }
+    assert "PYTHONPATH" not in env
+
+    def run(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(argv, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+
+    plugins = run(str(venv / "bin" / "airflow"), "plugins", "--output", "json")
+    assert plugins.returncode == 0, plugins.stderr[-2000:]
+    [ours] = [p for p in json.loads(plugins.stdout) if p["name"] == "airflow_ops"]
+    assert "airflow_ops.plugin" in json.dumps(ours) and "Maintenance" in json.dumps(ours)
+
+    gen = run(
+        str(venv / "bin" / "airflow-ops"),
+        "generate",
+        "--config-dir",
+        str(REPO / "config"),
+        "--dags-dir",
+        str(dags),
+    )
+    assert gen.returncode == 0, gen.stderr
+    assert sorted(p.stem for p in dags.glob("*.py")) == sorted(p.stem for p in (REPO / "dags").glob("*.py"))
+
+    bag = run(
+        str(venv / "bin" / "python"),
+        "-c",
+        "import json, sys, airflow_ops; from airflow_ops.compat import dagbag_class; "
+        f"b = dagbag_class()(dag_folder={str(dags)!r}); "
+        "print(json.dumps([airflow_ops.__file__, sorted(b.dag_ids), b.import_errors]))",
+    )
+    assert bag.returncode == 0, bag.stderr[-2000:]
+    location, dag_ids, errors = json.loads(bag.stdout.strip().splitlines()[-1])
+    assert location.startswith(str(venv)) and not location.startswith(str(REPO)), location
+    assert errors == {} and len(dag_ids) == len(list(dags.glob("*.py")))
+    assert os.access(venv / "bin" / "airflow-ops", os.X_OK)
