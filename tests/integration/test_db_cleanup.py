@@ -9,6 +9,7 @@ from typing import Any
 import psycopg2
 import pytest
 
+from airflow_ops import compat
 from airflow_ops.backup.pointer import write_latest_verified
 from tests.harness import AirflowStack, MotoServer
 
@@ -82,7 +83,26 @@ def dry(airflow: AirflowStack, s3_server: MotoServer, refused: Any) -> dict[str,
 
 
 @pytest.fixture(scope="module")
-def purged(airflow: AirflowStack, s3_server: MotoServer, dry: dict[str, Any]) -> dict[str, Any]:
+def state_rows(airflow: AirflowStack, aged: dict[str, str]) -> dict[str, str] | None:
+    """On 3.3: an expired and a live ``task_state_store`` row of the recent run (none elsewhere)."""
+    if not compat.has_state_store_clean():
+        assert "task_state_store" not in compat.db_clean_catalogue()
+        return None
+    [(run_pk,)] = _sql(airflow, "SELECT id FROM dag_run WHERE run_id = %s", (aged["new"],))
+    for key, expires in (("expired", "now() - interval '1 day'"), ("live", "now() + interval '30 days'")):
+        _sql(
+            airflow,
+            "INSERT INTO task_state_store (dag_run_id, task_id, map_index, key, dag_id, run_id, value, "
+            f"updated_at, expires_at) VALUES (%s, 'sweep_default', -1, %s, %s, %s, '1', now(), {expires})",
+            (run_pk, f"airflow-ops-test-{key}", SOURCE_DAG, aged["new"]),
+        )
+    return {"expired": "airflow-ops-test-expired", "live": "airflow-ops-test-live"}
+
+
+@pytest.fixture(scope="module")
+def purged(
+    airflow: AirflowStack, s3_server: MotoServer, dry: dict[str, Any], state_rows: dict[str, str] | None
+) -> dict[str, Any]:
     _pointer(s3_server, hours_ago=1, database=_identity(airflow))
     res = airflow.run_dag(DAG_ID, timeout=600)
     assert res.state == "success", res.log_text()
@@ -219,3 +239,61 @@ def test_a_pointer_without_identity_passes_with_a_warning(dry: dict[str, Any]) -
 
 def test_a_pointer_of_this_database_passes_without_warning(purged: dict[str, Any]) -> None:
     assert not any("database" in w for w in purged["report"]["warnings"]), purged["report"]["warnings"]
+
+
+def test_task_state_store_is_cleaned_by_airflows_own_command_where_it_exists(
+    airflow: AirflowStack, purged: dict[str, Any], state_rows: dict[str, str] | None
+) -> None:
+    """3.3: ``airflow state-store clean`` after the windows: the expired row goes, the live one stays.
+    Earlier releases have neither the table nor the command, and the report says so."""
+    details = purged["report"]["details"]
+    if state_rows is None:
+        assert details["state-store clean"] == "not in this Airflow (3.3+)"
+        return
+    assert details["state-store clean"] == "ran"
+    keys = {
+        r[0] for r in _sql(airflow, "SELECT key FROM task_state_store WHERE key LIKE 'airflow-ops-test-%'")
+    }
+    assert keys == {state_rows["live"]}
+
+
+@pytest.fixture(scope="module")
+def failing_table(airflow: AirflowStack, s3_server: MotoServer, purged: dict[str, Any]) -> Any:
+    """An aged ``log`` row whose DELETE the database refuses (insufficient privilege, as a role without
+    DELETE would): ``airflow db clean`` must not report success. 3.2+ exits 1 on its own
+    (``--error-on-cleanup-failure``); on 3.1 it logs the table and exits 0, and the bundle reads that."""
+    _sql(
+        airflow, "INSERT INTO log (dttm, event) VALUES (now() - interval '100 days', 'airflow-ops-test-kept')"
+    )
+    _sql(
+        airflow,
+        "CREATE OR REPLACE FUNCTION airflow_ops_test_refuse() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN RAISE EXCEPTION 'test: delete refused' USING ERRCODE = '42501'; END $$",
+    )
+    _sql(
+        airflow,
+        "CREATE TRIGGER airflow_ops_test_refuse BEFORE DELETE ON log FOR EACH ROW "
+        "EXECUTE FUNCTION airflow_ops_test_refuse()",
+    )
+    _pointer(s3_server, hours_ago=1, database=_identity(airflow))
+    try:
+        return airflow.run_dag(DAG_ID, timeout=600)
+    finally:
+        _sql(airflow, "DROP TRIGGER airflow_ops_test_refuse ON log")
+        _sql(airflow, "DROP FUNCTION airflow_ops_test_refuse()")
+
+
+def test_a_table_airflow_fails_to_clean_fails_the_run_on_every_release(
+    airflow: AirflowStack, failing_table: Any
+) -> None:
+    assert failing_table.state == "failed"
+    assert failing_table.task_states["clean"] == "failed"
+    assert failing_table.task_states["archive"] != "success"
+    report = airflow.xcom(DAG_ID, failing_table.run_id, "report", key="report")
+    reason = report["failure"]["reason"]
+    if "--error-on-cleanup-failure" in compat.db_clean_flags():
+        assert "exited" in reason and "log" in reason, reason
+    else:
+        assert "`airflow db clean` could not clean log" in reason, reason
+    kept = _sql(airflow, "SELECT count(*) FROM log WHERE event = 'airflow-ops-test-kept'")[0][0]
+    assert kept == 1
