@@ -113,7 +113,11 @@ build_standins() {
   local ctx="$STATE_DIR/context"
   rm -rf "$ctx"; mkdir -p "$ctx"
   cp -r "$IMAGES_DIR/airflow" "$ctx/airflow"
-  cp "$REPO/requirements/lock.txt" "$ctx/airflow/lock.txt"
+  # The stand-in Airflow image installs the lock of the release the compose file names (its tag).
+  local airflow_minor lock
+  airflow_minor="$(python3 -c 'import re,sys; print(re.search(r":(\d+\.\d+)\.", sys.argv[1]).group(1))' "$airflow_ref")"
+  lock="$REPO/requirements/lock-$airflow_minor.txt"
+  cp "$lock" "$ctx/airflow/lock.txt"
   local uv_cache=()
   [ -d "$HOME/.cache/uv" ] && uv_cache=(--volume "$HOME/.cache/uv:/root/.cache/uv")
   local index_args=()
@@ -130,7 +134,7 @@ build_standins() {
   BUILD_PIDS+=($!)
 
   local airflow_key
-  airflow_key="$(inputs_hash "$IMAGES_DIR"/airflow/* "$REPO/requirements/lock.txt" -- "$BASE_KEY")"
+  airflow_key="$(inputs_hash "$IMAGES_DIR"/airflow/* "$lock" -- "$BASE_KEY")"
   # shellcheck disable=SC2046
   build_image airflow "$airflow_key" "$ctx/airflow" $(tags_for "$airflow_ref") -- \
     --build-arg "BASE=$BASE_IMAGE" "${uv_cache[@]}" "${index_args[@]}"
