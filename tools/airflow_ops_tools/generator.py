@@ -146,12 +146,17 @@ def _with_alert_channels(configs: list[tuple[Path, CommonConfig]]) -> list[tuple
     return out
 
 
+def config_files(config_dir: Path) -> list[Path]:
+    """The config files of ``config_dir`` (``*.yml``, ``*.yaml``), sorted."""
+    return sorted(p for p in config_dir.glob("*.y*ml") if p.suffix in (".yml", ".yaml"))
+
+
 def render_all(config_dir: Path, dags_dir: Path, root: Path) -> list[Rendered]:
     """Validate every YAML file and render it; raise the first :class:`ConfigError`."""
     out: list[Rendered] = []
     seen: dict[str, Path] = {}
     configs: list[tuple[Path, CommonConfig]] = []
-    for path in sorted(config_dir.glob("*.y*ml")):
+    for path in config_files(config_dir):
         cfg = load_config_file(path)
         if cfg.dag_id in seen:
             raise ConfigError(str(path), "dag_id", f"{cfg.dag_id!r} is already used by {seen[cfg.dag_id]}")

@@ -59,11 +59,14 @@ class LogCleanupConfig(CommonConfig):
     @field_validator("extra_roots")
     @classmethod
     def _absolute(cls, value: list[str]) -> list[str]:
+        from airflow_ops.logcleanup.roots import system_dir_problem
+
         for root in value:
             if not root.startswith("/"):
                 raise ValueError(f"{root!r} must be an absolute path")
-            if root.rstrip("/") == "":
-                raise ValueError("'/' can never be a log root")
+            problem = system_dir_problem(root)
+            if problem:
+                raise ValueError(f"{root!r} can never be a log root: {problem}; name the logs' own directory")
         return value
 
     @field_validator("worker_queues")
