@@ -72,5 +72,5 @@ dag = build_dag(
                           'allow_plaintext': False,
                           'sse_kms_key_id': None},
         'retention': {'keep_last': 7, 'keep_daily': 7, 'keep_weekly': 4, 'keep_monthly': 12}},
-    source="config/ops_config_export.yml",
+    source='config/ops_config_export.yml',
 )

@@ -89,5 +89,5 @@ dag = build_dag(
         'backup_bucket': 'airflow-ops-backups',
         'backup_prefix': 'metadata-backup',
         'max_backup_age_hours': 26.0},
-    source="config/ops_db_cleanup.yml",
+    source='config/ops_db_cleanup.yml',
 )

@@ -112,5 +112,5 @@ dag = build_dag(
                       'prefix': 'metadata-backup',
                       'aws_conn_id': 'aws_default'},
         'stuck_in_queued': True},
-    source="config/ops_health_probe.yml",
+    source='config/ops_health_probe.yml',
 )

@@ -66,5 +66,5 @@ dag = build_dag(
         'dag_processor_logs_queue': None,
         'remove_empty_dirs': True,
         'archive': None},
-    source="config/ops_log_cleanup.yml",
+    source='config/ops_log_cleanup.yml',
 )

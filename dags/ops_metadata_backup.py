@@ -98,5 +98,5 @@ dag = build_dag(
         'fernet_key_backup': None,
         'save_airflow_cfg': True,
         'save_packages': True},
-    source="config/ops_metadata_backup.yml",
+    source='config/ops_metadata_backup.yml',
 )

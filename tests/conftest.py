@@ -33,6 +33,14 @@ os.environ.setdefault(
     "AIRFLOW_HOME", str(Path(os.environ.get("TMPDIR", "/tmp")) / f"airflow_ops_unit_{os.getpid()}")
 )
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+
+# Property-based tests draw the same examples on every run (a deterministic suite) and keep no example
+# database in the clone; HYPOTHESIS_PROFILE=explore draws fresh ones when hunting for new failures.
+from hypothesis import settings as _hypothesis_settings  # noqa: E402
+
+_hypothesis_settings.register_profile("deterministic", derandomize=True, database=None)
+_hypothesis_settings.register_profile("explore", derandomize=False, database=None)
+_hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "deterministic"))
 BUCKETS = ("airflow-ops-backups", "airflow-ops-exports", "airflow-ops-archive", "airflow-ops-logs")
 
 

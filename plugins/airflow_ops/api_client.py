@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,12 +25,35 @@ def _one_line(text: str, limit: int = 300) -> str:
     return " ".join(text.split())[:limit]
 
 
+#: The largest answer read (16 MiB): a list of 1000 task instances is ~2 MB; beyond this the server is
+#: not the api-server, or is sending without end, and reading on would only exhaust memory.
+MAX_BODY_BYTES = 16 << 20
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An HTTP answer read in full, within the client's deadline and body cap."""
+
+    status_code: int
+    content_type: str
+    content: bytes
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", "replace")
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+
 @dataclass
 class AirflowApi:
     base_url: str
     username: str | None = None
     password: str | None = None
+    #: the total deadline of one request, seconds: connecting, headers and body together
     timeout: float = 10.0
+    max_body_bytes: int = MAX_BODY_BYTES
     #: where the credentials come from, for error messages (the probe CLI reads environment variables)
     credentials_hint: str = "the connection's login/password"
     #: where the base URL comes from, for error messages
@@ -37,6 +63,57 @@ class AirflowApi:
 
     def __post_init__(self) -> None:
         self.base_url = self.base_url.rstrip("/")
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> Answer:
+        """One request with a total deadline (``timeout``) and a body cap (``max_body_bytes``).
+
+        ``requests``' own timeout bounds each socket read, so a server sending a byte a second would
+        hold it for ever: the request runs in a daemon thread that is abandoned at the deadline.
+        """
+        url = self._url(path)
+        deadline = time.monotonic() + self.timeout
+        out: dict[str, Any] = {}
+
+        def work() -> None:
+            try:
+                resp = self._session.request(method, url, timeout=self.timeout, stream=True, **kwargs)
+                out["resp"] = resp
+                body = bytearray()
+                for chunk in resp.iter_content(65536):
+                    body += chunk
+                    if len(body) > self.max_body_bytes:
+                        raise ApiError(
+                            f"{method} {url} answered more than {self.max_body_bytes >> 20} MiB: "
+                            f"is {self.url_hint} the api-server?"
+                        )
+                    if time.monotonic() > deadline:
+                        raise TimeoutError
+                content_type = (resp.headers.get("Content-Type") or "").split(";")[0].strip()
+                out["answer"] = Answer(resp.status_code, content_type or "(no content type)", bytes(body))
+            except BaseException as exc:  # handed to the caller's thread
+                out["error"] = exc
+            finally:
+                if "resp" in out:
+                    out["resp"].close()
+
+        worker = threading.Thread(target=work, name=f"airflow-api {method} {path}", daemon=True)
+        worker.start()
+        worker.join(max(deadline - time.monotonic(), 0) + 0.05)
+        error = out.get("error")
+        if worker.is_alive() or isinstance(error, TimeoutError | requests.Timeout):
+            raise ApiUnreachableError(
+                f"api-server {self.base_url} gave no complete answer to {method} {path} within "
+                f"{self.timeout:g}s (the total deadline): is it overloaded, or is {self.url_hint} "
+                "another service?"
+            )
+        if isinstance(error, requests.RequestException):
+            raise ApiUnreachableError(
+                f"api-server {self.base_url} unreachable ({method} {path}): {error.__class__.__name__}"
+            ) from None
+        if error is not None:
+            raise error
+        answer: Answer = out["answer"]
+        return answer
 
     @classmethod
     def from_connection(cls, conn: Any, timeout: float = 10.0) -> AirflowApi:
@@ -53,16 +130,9 @@ class AirflowApi:
                 raise ApiError(
                     f"{self.base_url}: no username configured for JWT auth: set {self.credentials_hint}"
                 )
-            try:
-                resp = self._session.post(
-                    self._url("/auth/token"),
-                    json={"username": self.username, "password": self.password or ""},
-                    timeout=self.timeout,
-                )
-            except requests.RequestException as exc:
-                raise ApiUnreachableError(
-                    f"api-server {self.base_url} unreachable: {exc.__class__.__name__}"
-                ) from None
+            resp = self._send(
+                "POST", "/auth/token", json={"username": self.username, "password": self.password or ""}
+            )
             if resp.status_code >= 400:
                 if not self._is_json(resp):
                     raise self._not_json(resp, "/auth/token")
@@ -79,20 +149,16 @@ class AirflowApi:
             self._token = str(body["access_token"])
         return self._token
 
-    @staticmethod
-    def _content_type(resp: requests.Response) -> str:
-        return (resp.headers.get("Content-Type") or "").split(";")[0].strip() or "(no content type)"
+    def _is_json(self, resp: Answer) -> bool:
+        return "json" in resp.content_type
 
-    def _is_json(self, resp: requests.Response) -> bool:
-        return "json" in self._content_type(resp)
-
-    def _not_json(self, resp: requests.Response, path: str) -> ApiError:
+    def _not_json(self, resp: Answer, path: str) -> ApiError:
         return ApiError(
-            f"{self._url(path)} answered HTTP {resp.status_code} {self._content_type(resp)}, not JSON: "
+            f"{self._url(path)} answered HTTP {resp.status_code} {resp.content_type}, not JSON: "
             f"is {self.url_hint} the api-server?"
         )
 
-    def _json(self, resp: requests.Response, path: str) -> Any:
+    def _json(self, resp: Answer, path: str) -> Any:
         """The decoded body; an HTML page (a proxy, another service, the UI) is an error naming the URL."""
         if not resp.content:
             return None
@@ -105,14 +171,7 @@ class AirflowApi:
         headers = kwargs.pop("headers", {})
         if auth:
             headers["Authorization"] = f"Bearer {self.token()}"
-        try:
-            resp = self._session.request(
-                method, self._url(path), headers=headers, timeout=self.timeout, **kwargs
-            )
-        except requests.RequestException as exc:
-            raise ApiUnreachableError(
-                f"api-server {self.base_url} unreachable ({method} {path}): {exc.__class__.__name__}"
-            ) from None
+        resp = self._send(method, path, headers=headers, **kwargs)
         if resp.status_code >= 400:
             if not self._is_json(resp):
                 raise self._not_json(resp, path)

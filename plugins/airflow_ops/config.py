@@ -60,10 +60,88 @@ def parse_config(raw: Any, source: str = "<config>") -> CommonConfig:
     return model
 
 
+#: Limits of a config file, each refused with one line before it can cost memory or time: a DAG's
+#: config is a few hundred bytes to a few KB.
+MAX_CONFIG_BYTES = 256 * 1024
+MAX_CONFIG_DEPTH = 32
+#: values once YAML aliases are expanded (a 1.8 KB alias bomb expands to billions)
+MAX_CONFIG_VALUES = 50_000
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: object, first: int, second: int) -> None:
+        self.key, self.first, self.second = key, first, second
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key written twice in one mapping (YAML keeps the last silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[object, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+            line = key_node.start_mark.line + 1
+            try:
+                if key in seen:
+                    raise _DuplicateKey(key, seen[key], line)
+                seen[key] = line
+            except TypeError:  # an unhashable key: SafeLoader names it below
+                pass
+        return super().construct_mapping(node, deep=deep)
+
+
+def _check_shape(raw: object, source: str) -> None:
+    """Refuse a document nested deeper than MAX_CONFIG_DEPTH or expanding past MAX_CONFIG_VALUES."""
+    count = 0
+    stack: list[tuple[object, int]] = [(raw, 1)]
+    while stack:
+        value, depth = stack.pop()
+        count += 1
+        if count > MAX_CONFIG_VALUES:
+            raise ConfigError(
+                source,
+                "<yaml>",
+                f"expands to more than {MAX_CONFIG_VALUES} values (YAML aliases?): write it out plainly",
+            )
+        if depth > MAX_CONFIG_DEPTH:
+            raise ConfigError(source, "<yaml>", f"nested deeper than {MAX_CONFIG_DEPTH} levels: flatten it")
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value)
+
+
+def load_yaml(text: str, source: str) -> Any:
+    """Parse one config document strictly: duplicate keys, size, depth and alias expansion are refused,
+    each with one line naming the file and the fix."""
+    if len(text.encode("utf-8")) > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            source, "<file>", f"is larger than {MAX_CONFIG_BYTES >> 10} KiB: a DAG's config is a few KB"
+        )
+    try:
+        raw = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except _DuplicateKey as exc:
+        raise ConfigError(
+            source,
+            str(exc.key),
+            f"written twice (lines {exc.first} and {exc.second}); YAML would keep only the last: keep one",
+        ) from None
+    except RecursionError:
+        raise ConfigError(
+            source, "<yaml>", f"nested deeper than {MAX_CONFIG_DEPTH} levels: flatten it"
+        ) from None
+    _check_shape(raw, source)
+    return raw
+
+
 def load_config_file(path: Path) -> CommonConfig:
     """Read and validate one YAML file; the file's stem must equal its dag_id."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = load_yaml(path.read_text(encoding="utf-8"), str(path))
+    except UnicodeDecodeError:
+        raise ConfigError(str(path), "<file>", "is not UTF-8 text: save it as UTF-8") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "<yaml>"

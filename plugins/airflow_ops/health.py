@@ -52,6 +52,10 @@ def _parse_ts(value: str | None) -> dt.datetime | None:
     return ts if ts.tzinfo else ts.replace(tzinfo=dt.UTC)
 
 
+#: A heartbeat up to this far in the future is ordinary skew between two hosts' clocks (age 0).
+FUTURE_HEARTBEAT_TOLERANCE_SECONDS = 5.0
+
+
 def check_components(
     body: dict[str, Any], components: Iterable[str], t: HealthThresholds, now: dt.datetime
 ) -> list[CheckResult]:
@@ -103,6 +107,19 @@ def check_components(
             results.append(CheckResult(name, None, threshold, Verdict.CRITICAL, f"{name} has never run"))
             continue
         age = round((now - hb).total_seconds(), 1)
+        if age < -FUTURE_HEARTBEAT_TOLERANCE_SECONDS:
+            results.append(
+                CheckResult(
+                    f"{name}_heartbeat_age_s",
+                    age,
+                    threshold,
+                    Verdict.CRITICAL,
+                    f"{name}'s latest heartbeat is {-age:.0f}s in the future: the clocks of this host and "
+                    f"the {name}'s differ by {-age:.0f}s, so its age cannot be judged; sync them (NTP)",
+                )
+            )
+            continue
+        age = max(age, 0.0)
         if age > t.heartbeat_critical_seconds:
             verdict, detail = Verdict.CRITICAL, f"{name} last heartbeat {age:.0f}s ago: is it running?"
         elif age > t.heartbeat_warning_seconds or status != "healthy":

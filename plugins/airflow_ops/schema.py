@@ -5,15 +5,20 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, ValidationInfo, field_validator
 
+#: Airflow's own limits, checked here so that a config Airflow would refuse never reaches dags/
+TAG_MAX_LENGTH = 100  # airflow.models.dag.TAG_MAX_LEN (the dag_tag.name column)
+#: a cron expression that fires at most once in this many years is a mistake (``0 0 31 2 *`` never does)
+CRON_MAX_YEARS_BETWEEN_RUNS = 8
 _CRON_PRESETS = {"@once", "@continuous", "@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly"}
 
 
 class StrictModel(BaseModel):
     """Base model: unknown keys are errors, values are validated on assignment."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=True)
+    # allow_inf_nan: .inf would reach the DAG file as a bare ``inf`` and Airflow could not import it
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=True, allow_inf_nan=False)
 
 
 class EmailAlert(StrictModel):
@@ -35,7 +40,7 @@ class WebhookAlert(StrictModel):
         "ops_alert_webhook",
         description="HTTP connection whose host is the full webhook URL (a secret: never in YAML).",
     )
-    timeout_seconds: float = Field(10, gt=0, le=120)
+    timeout_seconds: StrictFloat = Field(10, gt=0, le=120)
 
 
 class AlertsConfig(StrictModel):
@@ -50,7 +55,7 @@ class DeadlineConfig(StrictModel):
     the missed deadline, the triggerer runs the alert (``airflow_ops.notifiers.deadline_missed``).
     """
 
-    minutes: float = Field(
+    minutes: StrictFloat = Field(
         gt=0, le=7 * 24 * 60, description="Minutes after `after` by which the run must succeed."
     )
     after: Literal["queued_at", "logical_date"] = Field(
@@ -69,9 +74,9 @@ class CommonConfig(StrictModel):
     start_date: dt.date = dt.date(2024, 1, 1)
     owner: str = Field("airflow-ops", min_length=1)
     tags: list[str] = Field(default_factory=list, validate_default=True)
-    retries: int = Field(2, ge=1, le=10)
-    retry_delay_minutes: int = Field(5, ge=1, le=1440)
-    dagrun_timeout_minutes: int = Field(120, ge=1, le=7 * 24 * 60)
+    retries: StrictInt = Field(2, ge=1, le=10)
+    retry_delay_minutes: StrictInt = Field(5, ge=1, le=1440)
+    dagrun_timeout_minutes: StrictInt = Field(120, ge=1, le=7 * 24 * 60)
     alerts: AlertsConfig = AlertsConfig()
     #: Alert (through ``alerts``) when a run has not succeeded in time; ``None``: no deadline.
     deadline: DeadlineConfig | None = None
@@ -91,11 +96,29 @@ class CommonConfig(StrictModel):
                 f"{value!r} is neither a valid cron expression (5 fields, e.g. '0 3 * * *') "
                 f"nor a preset ({', '.join(sorted(_CRON_PRESETS))})"
             )
+        from croniter import CroniterBadDateError
+
+        start = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+        try:
+            croniter(value, start, max_years_between_matches=CRON_MAX_YEARS_BETWEEN_RUNS).get_next(
+                dt.datetime
+            )
+        except CroniterBadDateError:
+            raise ValueError(
+                f"{value!r} never fires (no date matches it, e.g. the 31st of February): fix the day or month"
+            ) from None
         return value
 
     @field_validator("tags")
     @classmethod
     def _tags(cls, value: list[str]) -> list[str]:
+        for tag in value:
+            if not tag.strip():
+                raise ValueError("a tag is empty: remove it")
+            if len(tag) > TAG_MAX_LENGTH:
+                raise ValueError(
+                    f"tag {tag[:20]!r}... is {len(tag)} characters; Airflow allows {TAG_MAX_LENGTH}"
+                )
         tags = list(dict.fromkeys(["maintenance", *value]))
         return tags
 

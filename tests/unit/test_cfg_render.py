@@ -531,3 +531,103 @@ def test_a_zero_limit_is_accepted_by_the_page_as_by_the_renderer(monkeypatch: py
     monkeypatch.setenv("AIRFLOW__AIRFLOW_OPS__CONSOLE_LOG_FREE_MIN_PCT", "0")
     limits = app.thresholds()
     assert limits.log_free_min_pct == 0 and limits.errors == ()
+
+
+# -- issue 19: no value of any kind carries a line, a section or a control character -------------
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_CONTROL = st.sampled_from(["\n", "\r", "\r\n", "\x00", "\x1b", "\x7f", "\x85", "\u2028", "\u2029", "\t"])
+#: every door a value has into airflow.cfg: plain values, secrets, *_CMD and *_SECRET
+_DOORS = [
+    "AIRFLOW_OPS_PARALLELISM",
+    "AIRFLOW_OPS_DAGS_FOLDER",
+    "AIRFLOW_OPS_JWT_SECRET",
+    "AIRFLOW_OPS_JWT_SECRET_CMD",
+    "AIRFLOW_OPS_JWT_SECRET_SECRET",
+    "AIRFLOW_OPS_FERNET_KEY_CMD",
+    "AIRFLOW_OPS_SQL_ALCHEMY_CONN",
+    "AIRFLOW_OPS_CELERY_BROKER_URL",
+    "AIRFLOW_OPS_CELERY_BROKER_URL_CMD",
+]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    door=st.sampled_from(_DOORS),
+    head=st.text(max_size=20),
+    control=_CONTROL,
+    tail=st.sampled_from(["[secrets]", "[secrets]\nbackend = evil.Backend", "x", ""]),
+)
+def test_no_value_of_any_kind_can_carry_a_line_or_control_character(
+    door: str, head: str, control: str, tail: str
+) -> None:
+    environ = sample_environ("celery")
+    for cmd in ("_CMD", "_SECRET"):  # the door replaces the plain value of its secret
+        if door.endswith(cmd):
+            environ.pop(door.removesuffix(cmd), None)
+    environ[door] = "valid-prefix-" + head + control + tail
+    with pytest.raises(RenderRefused, match=f"{door}.* line break or control character"):
+        render("celery", environ, run_secret_cmds=False)
+
+
+def test_a_cmd_whose_output_has_two_lines_is_refused(tmp_path: Path) -> None:
+    script = tmp_path / "two-lines"
+    script.write_text("#!/bin/sh\nprintf 'Zq8vR3nT6wK1pL5mX9cB2hJ7dF4gS0aYQQ\\n[secrets]\\nbackend = x\\n'\n")
+    script.chmod(0o700)
+    environ = sample_environ("celery")
+    environ.pop("AIRFLOW_OPS_JWT_SECRET")
+    environ["AIRFLOW_OPS_JWT_SECRET_CMD"] = str(script)
+    with pytest.raises(RenderRefused, match="AIRFLOW_OPS_JWT_SECRET_CMD's output contains a line break"):
+        render("celery", environ)
+
+
+@pytest.mark.parametrize(
+    ("template", "reason"),
+    [
+        pytest.param("[core]\nexecutor = {{ env('X' }}\n", "line 2", id="syntax"),
+        pytest.param("[core]\n{% for x in %}\n", "fix the template", id="bad-for"),
+        pytest.param(b"\xff\xfe\x00binary", "not UTF-8", id="binary"),
+        pytest.param("{{ nothing_defined.attr }}", "fix the template", id="undefined"),
+    ],
+)
+def test_template_errors_are_one_line(tmp_path: Path, template: str | bytes, reason: str) -> None:
+    path = tmp_path / "airflow.cfg.template"
+    if isinstance(template, bytes):
+        path.write_bytes(template)
+    else:
+        path.write_text(template)
+    proc = run_cli(
+        "--profile",
+        "local",
+        "--template",
+        str(path),
+        "--stdout",
+        env={"PATH": "/usr/bin:/bin", **sample_environ("local")},
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert reason in proc.stderr and str(path) in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+
+
+def test_a_symlink_planted_at_the_old_temporary_name_is_not_followed(tmp_path: Path) -> None:
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    out = tmp_path / "airflow.cfg"
+    (tmp_path / ".airflow.cfg.tmp").symlink_to(victim)
+    write_config(render("local", sample_environ("local")), out)
+    assert victim.read_text() == "precious\n"
+    assert out.is_file() and not out.is_symlink() and "[core]" in out.read_text()
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp") and not p.is_symlink()]
+
+
+@pytest.mark.parametrize("password", ["admin", "changeme", "short1"])
+def test_a_weak_bot_password_is_refused_outside_local(password: str) -> None:
+    environ = sample_environ("celery", AIRFLOW_OPS_BOT_PASSWORD=password)
+    with pytest.raises(RenderRefused, match="AIRFLOW_OPS_BOT_PASSWORD"):
+        render("celery", environ)
+    assert any(
+        "AIRFLOW_OPS_BOT_PASSWORD" in w
+        for w in render("local", sample_environ("local", AIRFLOW_OPS_BOT_PASSWORD=password)).warnings
+    )

@@ -186,7 +186,9 @@ def test_the_first_page_takes_the_startup_heap_out_of_the_collectors_reach() -> 
         gc.collect()  # timed by the callback the page reports in Server-Timing
         assert app._gc_ms[0] > 0
         app._settle_heap()  # once per process: a second page freezes nothing more
-        assert gc.get_freeze_count() == frozen
+        # Not ==: a frozen object that dies leaves the permanent generation, so the count may only
+        # fall (a fresh machine saw it move by 2); a second freeze would make it grow.
+        assert gc.get_freeze_count() <= frozen
     finally:
         gc.callbacks.remove(app._time_gc)
         gc.unfreeze()

@@ -133,9 +133,53 @@ def test_prune_deletes_generated_files_without_config_only(tmp_path: Path) -> No
     proc = _generate(cfg_dir, dags_dir, "--prune")
     assert proc.returncode == 0, proc.stderr
     assert not (dags_dir / "ops_health_probe.py").exists()
-    assert "removed" in proc.stdout and "ops_health_probe.py" in proc.stdout
+    assert f"remove {dags_dir / 'ops_health_probe.py'}" in proc.stdout
     assert (dags_dir / "hand_written.py").exists(), "a file the generator did not write is never pruned"
     assert (dags_dir / "ops_log_cleanup.py").exists()
+
+
+@pytest.mark.parametrize(
+    ("config_dir", "reason"),
+    [
+        pytest.param("missing", "does not exist", id="mistyped"),
+        pytest.param("empty", "holds no", id="empty"),
+        pytest.param("only_readme", "holds no", id="no-yaml"),
+        pytest.param("a_file", "is a file", id="file"),
+    ],
+)
+def test_prune_refuses_a_config_dir_that_would_delete_every_dag(
+    tmp_path: Path, config_dir: str, reason: str
+) -> None:
+    dags_dir = tmp_path / "dags"
+    assert _generate(REPO / "config", dags_dir).returncode == 0
+    before = sorted(p.name for p in dags_dir.glob("*.py"))
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "only_readme").mkdir()
+    (tmp_path / "only_readme" / "README.md").write_text("x")
+    (tmp_path / "a_file").write_text("x")
+    proc = _generate(tmp_path / config_dir, dags_dir, "--prune")
+    assert proc.returncode == 2
+    assert reason in proc.stderr and "--config-dir" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+    assert sorted(p.name for p in dags_dir.glob("*.py")) == before, "nothing may be deleted"
+
+
+def test_prune_dry_run_names_what_it_would_delete_and_deletes_nothing(tmp_path: Path) -> None:
+    cfg_dir, dags_dir = tmp_path / "config", tmp_path / "dags"
+    shutil.copytree(REPO / "config", cfg_dir)
+    assert _generate(cfg_dir, dags_dir).returncode == 0
+    (cfg_dir / "ops_health_probe.yml").unlink()
+    proc = _generate(cfg_dir, dags_dir, "--prune", "--dry-run")
+    assert proc.returncode == 0, proc.stderr
+    assert f"would remove {dags_dir / 'ops_health_probe.py'}" in proc.stdout
+    assert (dags_dir / "ops_health_probe.py").exists()
+
+
+def test_a_file_as_dags_dir_is_one_line_exit_2(tmp_path: Path) -> None:
+    (tmp_path / "dags").write_text("x")
+    proc = _generate(REPO / "config", tmp_path / "dags")
+    assert proc.returncode == 2 and "--dags-dir" in proc.stderr and "is a file" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
 
 
 def test_make_generate_prunes_the_repositorys_own_dags() -> None:

@@ -202,6 +202,51 @@ def test_dangerous_roots_are_refused(tmp_path: Path, path: str, match: str) -> N
         check_root(root, {"[core] dags_folder": str(dags)}, homes={home})
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/usr/lib",
+        "/usr/lib/",
+        "/usr/local/lib/../../lib",
+        "/etc/ssl",
+        "/var/lib/postgresql",
+        "/boot/grub",
+        "/proc/self",
+        "/var/log/..",
+        "//usr//share",
+        "{link_to_etc}",
+        "{link_to_etc}/ssl",
+    ],
+)
+def test_system_directories_and_everything_in_their_trees_are_refused_at_run_time(
+    tmp_path: Path, path: str
+) -> None:
+    (tmp_path / "etc-link").symlink_to("/etc")
+    root = LogRoot("x", path.format(link_to_etc=tmp_path / "etc-link"), source="extra_roots[0]")
+    with pytest.raises(DangerousRootError, match="system directory"):
+        check_root(root, {}, homes=set())
+
+
+@pytest.mark.parametrize(
+    "path", ["/usr/lib", "/etc", "/var/lib/docker", "/", "/usr/../etc/ssl", "/opt", "/sys/kernel"]
+)
+def test_system_directories_are_refused_at_generate_time(path: str) -> None:
+    with pytest.raises(ConfigError, match=r"extra_roots: .*can never be a log root"):
+        parse_config({"kind": "log_cleanup", "dag_id": "x", "extra_roots": ["/opt/airflow/logs", path]})
+
+
+def test_a_file_is_not_a_log_root(tmp_path: Path) -> None:
+    (tmp_path / "app.log").write_text("x")
+    with pytest.raises(DangerousRootError, match="not a directory"):
+        check_root(LogRoot("x", str(tmp_path / "app.log")), {}, homes=set())
+
+
+@pytest.mark.parametrize("path", ["/opt/airflow/logs", "/var/log/airflow", "/srv/airflow/logs"])
+def test_ordinary_log_directories_pass_the_system_check(path: str) -> None:
+    cfg = parse_config({"kind": "log_cleanup", "dag_id": "x", "extra_roots": [path]})
+    assert isinstance(cfg, LogCleanupConfig) and cfg.extra_roots == [path]
+
+
 def test_a_plain_log_directory_is_accepted(tmp_path: Path) -> None:
     (tmp_path / "logs").mkdir()
     root = LogRoot("x", str(tmp_path / "logs"))

@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import datetime as dt
 import json
 import os
 import shlex
 import shutil
 import subprocess
+import tempfile
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,8 +67,8 @@ class RenderRefused(AirflowOpsError):
         if len(problems) == 1:
             super().__init__(f"refusing to render airflow.cfg: {problems[0]}")
             return
-        lines = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(f"refusing to render airflow.cfg ({len(problems)} problem(s)):\n{lines}")
+        listed = " | ".join(f"({n}) {p}" for n, p in enumerate(problems, 1))
+        super().__init__(f"refusing to render airflow.cfg ({len(problems)} problems): {listed}")
 
 
 @dataclass(frozen=True)
@@ -181,10 +184,8 @@ class _Renderer:
                 )
                 return f"<missing {name}>"
             value = default
-        if "\n" in value or "\r" in value:
-            self.problems.append(f"{name} contains a line break: set it to a single-line value")
         self.resolved[name] = value
-        return _escape(value)
+        return self._value(name, value)
 
     def env_int(self, name: str, default: str, minimum: int = 0) -> str:
         value = self.env(name, default)
@@ -218,15 +219,16 @@ class _Renderer:
         backend_ref = self.environ.get(f"{name}_SECRET", "")
         value = self.environ.get(name, "")
         if cmd:
-            line = f"{key}_cmd = {_escape(cmd)}"
+            line = f"{key}_cmd = {self._value(f'{name}_CMD', cmd)}"
             if self.run_secret_cmds:
                 value = self._run_cmd(f"{name}_CMD", cmd)
         elif backend_ref:
             self.warnings.append(
                 f"{name}_SECRET: {key} comes from the secrets backend at runtime and was not checked here"
             )
-            return f"{key}_secret = {_escape(backend_ref)}"
+            return f"{key}_secret = {self._value(f'{name}_SECRET', backend_ref)}"
         elif value:
+            self._value(name, value)
             line = f"{key} = ${{{name}}}"
         else:
             if required:
@@ -239,8 +241,25 @@ class _Renderer:
             return f"# {key}: not set ({name}, {name}_CMD or {name}_SECRET)"
         if value:
             self.resolved[name] = value
+            if cmd and self.run_secret_cmds:
+                self._value(f"{name}_CMD's output", value)
             self._check_secret(name, value, check)
         return line
+
+    def _value(self, name: str, value: str) -> str:
+        """The one door of every value into airflow.cfg: one line, no control character, ``%`` escaped.
+
+        A line break would let a value add a ``[section]`` (``[secrets] backend = ...``) that Airflow
+        reads; this is checked for plain values, secrets, ``*_CMD`` and ``*_SECRET`` alike.
+        """
+        bad = sorted({f"U+{ord(c):04X}" for c in value if _is_control(c)})
+        if bad:
+            self.problems.append(
+                f"{name} contains a line break or control character ({', '.join(bad)}): "
+                "set it to a single-line value"
+            )
+            return "<refused>"
+        return _escape(value)
 
     # -- checks --------------------------------------------------------------------------------
     def _run_cmd(self, var: str, cmd: str) -> str:
@@ -304,10 +323,11 @@ class _Renderer:
                     f"(at least {MIN_ADMIN_PASSWORD_LENGTH} characters)"
                 )
             return ""
-        problem = admin_password_problem(value)
-        if problem:
-            message = f"{name} {problem}: choose a strong one, e.g. {GENERATE_HINT['token']}"
-            (self.warnings if lenient else self.problems).append(message)
+        for var, password in ((name, value), (BOT_PASSWORD_VAR, self.environ.get(BOT_PASSWORD_VAR, ""))):
+            problem = admin_password_problem(password) if password else None
+            if problem:
+                message = f"{var} {problem}: choose a strong one, e.g. {GENERATE_HINT['token']}"
+                (self.warnings if lenient else self.problems).append(message)
         return ""
 
     def check_executor(self) -> None:
@@ -318,6 +338,11 @@ class _Renderer:
                 f"AIRFLOW_OPS_EXECUTOR={','.join(executors)!r} does not include {wanted}, which the "
                 f"{self.profile} profile is built for: unset it or list {wanted} first"
             )
+
+
+def _is_control(char: str) -> bool:
+    # C0/C1 controls, DEL, and the Unicode line and paragraph separators (str.splitlines breaks on them)
+    return unicodedata.category(char) in ("Cc", "Zl", "Zp")
 
 
 def _escape(value: str) -> str:
@@ -344,17 +369,35 @@ def render(
     jenv = jinja2.Environment(  # noqa: S701 - renders an INI file, not HTML
         undefined=jinja2.StrictUndefined, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True
     )
-    text = jenv.from_string(template.read_text()).render(
-        profile=profile,
-        profile_executor=PROFILES[profile],
-        env=renderer.env,
-        env_int=renderer.env_int,
-        env_bool=renderer.env_bool,
-        env_float=renderer.env_float,
-        secret=renderer.secret,
-        bundle_defaults={k: f"{v:g}" for k, v in bundle_options().items()},
-        check_admin_password=renderer.check_admin_password,
-    )
+    try:
+        source = template.read_text(encoding="utf-8")
+        compiled = jenv.from_string(source)
+    except UnicodeDecodeError:
+        problem = f"template {template} is not UTF-8 text: pass the airflow.cfg.template"
+        raise RenderRefused([problem]) from None
+    except OSError as exc:
+        problem = f"template {template} cannot be read ({exc.strerror}): pass --template"
+        raise RenderRefused([problem]) from None
+    except jinja2.TemplateSyntaxError as exc:
+        raise RenderRefused(
+            [f"template {template} line {exc.lineno}: {exc.message}: fix the template's Jinja syntax"]
+        ) from None
+    try:
+        text = compiled.render(
+            profile=profile,
+            profile_executor=PROFILES[profile],
+            env=renderer.env,
+            env_int=renderer.env_int,
+            env_bool=renderer.env_bool,
+            env_float=renderer.env_float,
+            secret=renderer.secret,
+            bundle_defaults={k: f"{v:g}" for k, v in bundle_options().items()},
+            check_admin_password=renderer.check_admin_password,
+        )
+    except jinja2.TemplateError as exc:
+        raise RenderRefused(
+            [f"template {template}: {type(exc).__name__}: {exc.message}: fix the template"]
+        ) from None
     renderer.check_executor()
     if renderer.problems:
         raise RenderRefused(renderer.problems)
@@ -391,10 +434,18 @@ def write_config(
             n += 1
         shutil.copy2(out, backup)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(rendered.text)
-    tmp.chmod(0o640)
-    tmp.replace(out)
+    # mkstemp: a fresh random name opened O_CREAT|O_EXCL, so a symlink planted at a predictable
+    # temporary name cannot redirect the write; os.replace then swaps the file in atomically.
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            os.fchmod(handle.fileno(), 0o640)
+            handle.write(rendered.text)
+        os.replace(tmp, out)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
     return backup
 
 
@@ -408,6 +459,7 @@ def is_unchanged(rendered: Rendered, out: Path) -> bool:
 
 #: The maintenance DAGs' API identity in the template's ``simple_auth_manager_users`` (role ``user``).
 BOT_USER = "airflow-ops-bot"
+BOT_PASSWORD_VAR = "AIRFLOW_OPS_BOT_PASSWORD"  # noqa: S105 - a variable's name
 
 
 def write_passwords_file(environ: Mapping[str, str], path: Path, user: str = "admin") -> None:

@@ -25,6 +25,7 @@ from airflow_ops_tools import (  # noqa: E402
     restore_backup,
     restore_export,
 )
+from airflow_ops_tools.contract import say  # noqa: E402
 
 COMMANDS: dict[str, Callable[[list[str] | None], int]] = {
     "generate": generate.main,
@@ -43,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if args else 2
     command = COMMANDS.get(args[0])
     if command is None:
-        print(f"airflow-ops: unknown command {args[0]!r}; one of: {', '.join(COMMANDS)}", file=sys.stderr)
+        say(f"airflow-ops: unknown command {args[0]!r}; one of: {', '.join(COMMANDS)}")
         return 2
     return command(args[1:])
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import pprint
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import jinja2
 
@@ -44,15 +46,52 @@ def render_doc(cfg: CommonConfig) -> str:
     return doc
 
 
-def render_dag_file(cfg: CommonConfig, source: str) -> str:
-    # The full, validated config (defaults included): the DAG file's literal is read as plain
-    # data at parse time, with no pydantic model built (airflow_ops.factory).
+def docstring_literal(text: str) -> str:
+    """``text`` as the body of a triple-quoted Python string that evaluates back to ``text``.
+
+    Backslashes are doubled first (``C:\\Users`` would otherwise be a ``\\U`` escape and a SyntaxError
+    that drops the DAG), then quotes and control characters other than a newline are escaped.
+    """
+    out = text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+    return "".join(c if c == "\n" or c.isprintable() else repr(c)[1:-1] for c in out)
+
+
+def spec_of(cfg: CommonConfig) -> dict[str, Any]:
+    """The DAG file's literal: the full, validated config (defaults included), kind and dag_id first."""
     raw = cfg.model_dump(mode="json")
-    raw = {"kind": raw.pop("kind"), "dag_id": raw.pop("dag_id"), **raw}
-    literal = pprint.pformat(raw, indent=4, width=100, sort_dicts=False)
+    return {"kind": raw.pop("kind"), "dag_id": raw.pop("dag_id"), **raw}
+
+
+def render_dag_file(cfg: CommonConfig, source: str) -> str:
+    """Values reach the file only as Python literals made by code (``pprint``/``repr`` of the validated
+    model, an escaped docstring), never by text substitution; the result is parsed back and must equal
+    what went in, or nothing is written."""
+    spec = spec_of(cfg)
+    literal = pprint.pformat(spec, indent=4, width=100, sort_dicts=False)
     literal = "\n".join("    " + line for line in literal.splitlines())
-    doc = render_doc(cfg).replace('"""', '\\"\\"\\"')
-    return _ENV.get_template("dag_file.py.j2").render(doc_md=doc, config_literal=literal, source=source)
+    doc = render_doc(cfg)
+    text = _ENV.get_template("dag_file.py.j2").render(
+        doc_md=docstring_literal(doc), config_literal=literal, source_literal=repr(source), source=source
+    )
+    _check_round_trip(text, doc, spec, source)
+    return text
+
+
+def _check_round_trip(text: str, doc: str, spec: dict[str, Any], source: str) -> None:
+    def refuse(reason: str) -> ConfigError:
+        return ConfigError(source, "<generated>", f"{reason}; please report this as a bug in airflow-ops")
+
+    try:
+        module = ast.parse(text)
+    except SyntaxError as exc:
+        raise refuse(f"the DAG file would not parse (line {exc.lineno}: {exc.msg})") from None
+    if ast.get_docstring(module, clean=False) != f"\n{doc}\n":  # the template's quotes sit on their own lines
+        raise refuse("the DAG file's docstring would differ from the rendered doc")
+    calls = [
+        n for n in ast.walk(module) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "build_dag"
+    ]
+    if len(calls) != 1 or len(calls[0].args) != 2 or ast.literal_eval(calls[0].args[1]) != spec:
+        raise refuse("the DAG file's literal would differ from the validated config")
 
 
 @dataclass(frozen=True)
@@ -146,12 +185,17 @@ def _with_alert_channels(configs: list[tuple[Path, CommonConfig]]) -> list[tuple
     return out
 
 
+def config_files(config_dir: Path) -> list[Path]:
+    """The config files of ``config_dir`` (``*.yml``, ``*.yaml``), sorted."""
+    return sorted(p for p in config_dir.glob("*.y*ml") if p.suffix in (".yml", ".yaml"))
+
+
 def render_all(config_dir: Path, dags_dir: Path, root: Path) -> list[Rendered]:
     """Validate every YAML file and render it; raise the first :class:`ConfigError`."""
     out: list[Rendered] = []
     seen: dict[str, Path] = {}
     configs: list[tuple[Path, CommonConfig]] = []
-    for path in sorted(config_dir.glob("*.y*ml")):
+    for path in config_files(config_dir):
         cfg = load_config_file(path)
         if cfg.dag_id in seen:
             raise ConfigError(str(path), "dag_id", f"{cfg.dag_id!r} is already used by {seen[cfg.dag_id]}")

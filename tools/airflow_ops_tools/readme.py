@@ -8,7 +8,6 @@ documented names, types and units are the emitted ones.
 
 from __future__ import annotations
 
-import argparse
 import re
 import sys
 from pathlib import Path
@@ -139,7 +138,15 @@ def render(text: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="airflow-ops readme", description=__doc__)
+    from airflow_ops_tools.contract import run
+
+    return run("readme", _main, argv)
+
+
+def _main(argv: list[str] | None) -> int:
+    from airflow_ops_tools.contract import Parser
+
+    parser = Parser(prog="airflow-ops readme", description=__doc__, command="readme")
     parser.add_argument("--check", action="store_true", help="fail if README.md is out of date")
     parser.add_argument("--path", type=Path, default=readme_md)
     args = parser.parse_args(argv)

@@ -25,14 +25,19 @@ from airflow_ops_tools.cfgrender import (
     write_config,
     write_passwords_file,
 )
+from airflow_ops_tools.contract import Parser, one_line, run
 from airflow_ops_tools.paths import ROOT
 
 K8S_PROVIDER_KEYS = ROOT / "tests" / "fixtures" / "cncf_kubernetes_config_keys.json"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    return run("render-cfg", _main, argv)
+
+
+def _main(argv: list[str] | None) -> int:
+    parser = Parser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, command="render-cfg"
     )
     parser.add_argument(
         "--profile",
@@ -74,11 +79,12 @@ def main(argv: list[str] | None = None) -> int:
     except RenderRefused as exc:
         if args.list and args.profile in PROFILES:
             print(
-                f"note: the current environment is incomplete for '{args.profile}':\n{exc}", file=sys.stderr
+                f"note: the current environment is incomplete for '{args.profile}': {one_line(str(exc))}",
+                file=sys.stderr,
             )
             rendered = None
         else:
-            print(f"error: {exc}", file=sys.stderr)
+            print(f"error: {one_line(str(exc))}", file=sys.stderr)
             return 2
     if args.list:
         listing = render(args.profile, _listing_env(), args.template, run_secret_cmds=False)
@@ -91,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     assert rendered is not None
     for warning in rendered.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+        print(f"warning: {one_line(warning)}", file=sys.stderr)
     if args.stdout:
         sys.stdout.write(rendered.text)
         return 0
@@ -102,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.passwords_file:
             write_passwords_file(os.environ, args.passwords_file)
     except RenderRefused as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {one_line(str(exc))}", file=sys.stderr)
         return 2
     except OSError as exc:
         where = exc.filename or out

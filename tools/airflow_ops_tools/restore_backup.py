@@ -41,16 +41,28 @@ from airflow_ops.backup.pins import describe, pin_backup, read_pin, unpin_backup
 from airflow_ops.backup.restore import choose_backup, restore_backup
 from airflow_ops.connections import PostgresTarget
 from airflow_ops.exceptions import AirflowOpsError
+from airflow_ops.redact import redact
 from airflow_ops.storage import StorageError
+from airflow_ops_tools.contract import Parser, UsageError, one_line, run, warn_password_flag
 
 
 def parse_target(url: str) -> PostgresTarget:
+    shape = "postgresql://user@host:5432/db (the password in PGPASSWORD or ~/.pgpass)"
     parts = urlsplit(url)
-    if parts.scheme not in ("postgresql", "postgres") or not parts.path.strip("/"):
-        raise SystemExit(f"error: --target-url must look like postgresql://user@host:5432/db (got {url!r})")
+    if parts.password:
+        warn_password_flag("the password in --target-url", unquote(parts.password), "PGPASSWORD or ~/.pgpass")
+    scheme = parts.scheme.split("+", 1)[0]  # postgresql+psycopg2:// is the same server
+    if scheme not in ("postgresql", "postgres") or not parts.path.strip("/"):
+        raise UsageError(f"--target-url must look like {shape} (got {redact(url)!r})")
+    try:
+        port = parts.port or 5432
+    except ValueError:
+        raise UsageError(
+            f"--target-url has a port that is not a number 1-65535 (got {redact(url)!r}): use {shape}"
+        ) from None
     return PostgresTarget(
         host=parts.hostname or "localhost",
-        port=parts.port or 5432,
+        port=port,
         user=unquote(parts.username or os.environ.get("PGUSER", "postgres")),
         dbname=unquote(parts.path.strip("/")),
         password=unquote(parts.password) if parts.password else os.environ.get("PGPASSWORD"),
@@ -146,8 +158,12 @@ def _pin_command(client: object, args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    return run("restore-backup", _main, argv)
+
+
+def _main(argv: list[str] | None) -> int:
+    parser = Parser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, command="restore-backup"
     )
     parser.add_argument("--bucket", default="airflow-ops-backups")
     parser.add_argument("--prefix", default="metadata-backup")
@@ -177,7 +193,8 @@ def main(argv: list[str] | None = None) -> int:
         client = s3_client(args.endpoint_url, args.region, args.checksum_when_required)
     except ValueError as exc:
         print(
-            f"error: --endpoint-url {args.endpoint_url!r} is not usable ({exc}): pass http(s)://host:port",
+            f"error: {one_line(f'--endpoint-url {args.endpoint_url!r} is not usable ({exc})')}: "
+            "pass http(s)://host:port",
             file=sys.stderr,
         )
         return 2
@@ -207,21 +224,23 @@ def main(argv: list[str] | None = None) -> int:
             force=args.force,
             dry_run=args.dry_run,
         )
+    except UsageError:
+        raise
     except RestoreRefused as exc:
-        print(f"refused: {exc}", file=sys.stderr)
+        print(f"refused: {one_line(str(exc))}", file=sys.stderr)
         return 2
     except StorageError as exc:
         problem = s3_problem(exc, args.bucket, args.prefix, args.endpoint_url)
-        print(f"error: {problem or exc}", file=sys.stderr)
+        print(f"error: {one_line(problem or str(exc))}", file=sys.stderr)
         return 2 if problem else 1
     except (BackupError, AirflowOpsError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {one_line(str(exc))}", file=sys.stderr)
         return 1
     except Exception as exc:
         problem = s3_problem(exc, args.bucket, args.prefix, args.endpoint_url)
         if problem is None:
             raise
-        print(f"error: {problem}", file=sys.stderr)
+        print(f"error: {one_line(problem)}", file=sys.stderr)
         return 2
     m = plan.manifest
     print(f"backup      s3://{args.bucket}/{m.key}")

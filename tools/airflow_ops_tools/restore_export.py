@@ -34,6 +34,8 @@ from airflow_ops.export.crypto import ExportCryptoError, ExportKey
 from airflow_ops.export.model import Snapshot
 from airflow_ops.export.reader import read_snapshot
 from airflow_ops.export.restore import Plan, RestoreError, decrypt_export, plan_restore, run_import
+from airflow_ops.redact import register_secret
+from airflow_ops_tools.contract import Parser, one_line, run, warn_password_flag
 
 
 def target_from_url(url: str) -> PostgresTarget:
@@ -41,15 +43,18 @@ def target_from_url(url: str) -> PostgresTarget:
 
     try:
         u = make_url(url)
+        port = int(u.port or 5432)
+        if not 0 < port < 65536:
+            raise ValueError
     except Exception:
         raise RestoreError(
-            "the target DB URL is not a valid SQLAlchemy URL (postgresql+psycopg2://...)"
+            "the target DB URL is not a valid SQLAlchemy URL with a port 1-65535 (postgresql+psycopg2://...)"
         ) from None
     if not u.drivername.startswith("postgresql"):
         raise RestoreError(f"only PostgreSQL targets are supported (got driver {u.drivername!r})")
     return PostgresTarget(
         host=u.host or "localhost",
-        port=int(u.port or 5432),
+        port=port,
         user=u.username or "postgres",
         dbname=u.database or "airflow",
         password=u.password if isinstance(u.password, str) else None,
@@ -62,9 +67,13 @@ def fetch(source: str, endpoint_url: str | None, checksum_when_required: bool = 
         from airflow_ops.storage import StorageError, plain_client, read_confirmed
 
         bucket, _, key = source[5:].partition("/")
-        client = plain_client(
-            endpoint_url or os.environ.get("AWS_ENDPOINT_URL"), None, checksum_when_required
-        )
+        endpoint = endpoint_url or os.environ.get("AWS_ENDPOINT_URL")
+        try:
+            client = plain_client(endpoint, None, checksum_when_required)
+        except ValueError as exc:
+            raise RestoreError(
+                f"--endpoint-url {endpoint!r} is not usable ({exc}): pass http(s)://host:port"
+            ) from None
         try:
             return read_confirmed(client, bucket, key)
         except StorageError as exc:
@@ -77,10 +86,18 @@ def fetch(source: str, endpoint_url: str | None, checksum_when_required: bool = 
 
 def load_key(args: argparse.Namespace) -> ExportKey:
     if args.key_file:
-        secret = Path(args.key_file).read_text(encoding="utf-8").strip()
+        try:
+            secret = Path(args.key_file).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or "not UTF-8 text"
+            raise RestoreError(
+                f"--key-file {args.key_file}: cannot read it ({reason}): pass the file holding the export key"
+            ) from None
+        register_secret(secret)
         where = f"key file {args.key_file}"
     else:
         secret = os.environ.get(args.key_env, "")
+        register_secret(secret)
         where = f"environment variable {args.key_env}"
     if not secret:
         if args.allow_plaintext:
@@ -104,8 +121,12 @@ def print_plan(plan: Plan) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    return run("restore-export", _main, argv)
+
+
+def _main(argv: list[str] | None) -> int:
+    parser = Parser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, command="restore-export"
     )
     parser.add_argument("source", help="s3://bucket/key or a local file of the export object")
     parser.add_argument("--endpoint-url", help="S3-compatible endpoint (else AWS_ENDPOINT_URL / AWS default)")
@@ -133,6 +154,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--allow-plaintext", action="store_true", help="accept an unencrypted export")
     parser.add_argument("--airflow-bin", default=str(Path(sys.executable).parent / "airflow"))
     args = parser.parse_args(argv)
+    if args.target_db_url:
+        from sqlalchemy.engine import make_url
+
+        try:
+            password = make_url(args.target_db_url).password
+        except Exception:  # refused with one line by target_from_url below
+            password = None
+        if isinstance(password, str) and password:
+            warn_password_flag(
+                "the password in --target-db-url", password, "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"
+            )
 
     try:
         key = load_key(args)
@@ -174,10 +206,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 0
     except ExportCryptoError as exc:
-        print(f"error: {exc}\nnothing was imported", file=sys.stderr)
+        print(f"error: {one_line(str(exc))}; nothing was imported", file=sys.stderr)
         return 2
     except AirflowOpsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {one_line(str(exc))}", file=sys.stderr)
         return 2
 
 

@@ -40,6 +40,44 @@ SYSTEM_DIRS = frozenset(
 )
 
 
+#: System trees: neither they nor anything inside them is ever a log root (``/usr/lib``, ``/etc/ssl``,
+#: ``/var/lib/postgresql``...). The directories above (``/opt``, ``/var/log``, ``/tmp``) only refuse
+#: themselves: ``/opt/airflow/logs`` and ``/var/log/airflow`` are where logs live.
+SYSTEM_TREES = frozenset(
+    {
+        "/bin",
+        "/boot",
+        "/dev",
+        "/etc",
+        "/lib",
+        "/lib32",
+        "/lib64",
+        "/libx32",
+        "/proc",
+        "/sbin",
+        "/snap",
+        "/sys",
+        "/usr",
+        "/var/cache",
+        "/var/lib",
+        "/var/mail",
+        "/var/spool",
+    }
+)
+
+
+def system_dir_problem(path: str) -> str | None:
+    """Why ``path`` (absolute) can never be a log root, or None. Symlinks are resolved first, and the
+    lexical path is checked too, so neither ``/usr/lib/../lib`` nor a link into ``/etc`` gets through."""
+    for candidate in dict.fromkeys((os.path.normpath(path), os.path.realpath(path))):
+        if candidate in SYSTEM_DIRS:
+            return f"it is the system directory {candidate!r}"
+        for tree in SYSTEM_TREES:
+            if _inside(candidate, tree):
+                return f"it is inside the system directory {tree!r} ({candidate!r})"
+    return None
+
+
 class DangerousRootError(AirflowOpsError):
     """A log root would put files other than logs at risk (``/``, a home, the dags folder...)."""
 
@@ -69,6 +107,8 @@ def _inside(child: str, parent: str) -> bool:
 def check_root(root: LogRoot, protected: dict[str, str], homes: set[str] | None = None) -> str:
     """Return the resolved path of ``root`` or raise :class:`DangerousRootError` saying why and how to fix.
 
+    This is the check that counts: it runs on the worker, against the paths as they are there, before
+    anything is deleted. A missing root passes (the sweep reports it as missing); a file does not.
     ``protected`` maps a description (``[core] dags_folder``) to a path that must be neither the
     root, inside it, nor contain it.
     """
@@ -77,10 +117,11 @@ def check_root(root: LogRoot, protected: dict[str, str], homes: set[str] | None 
     if not raw or not os.path.isabs(raw):
         raise DangerousRootError(f"log root {raw!r} ({root.source}) is not an absolute path; {fix}")
     real = os.path.realpath(raw)
-    if real in SYSTEM_DIRS:
-        raise DangerousRootError(
-            f"refusing log root {raw!r} ({root.source}): it resolves to the system directory {real!r}; {fix}"
-        )
+    system = system_dir_problem(raw)
+    if system:
+        raise DangerousRootError(f"refusing log root {raw!r} ({root.source}): {system}; {fix}")
+    if os.path.lexists(real) and not os.path.isdir(real):
+        raise DangerousRootError(f"refusing log root {raw!r} ({root.source}): it is not a directory; {fix}")
     for home in homes if homes is not None else home_directories():
         if real == home or _inside(home, real):
             raise DangerousRootError(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, StrictInt, model_validator
 
+from airflow_ops.s3names import BucketName, KeyPrefix
 from airflow_ops.schema import CommonConfig, StrictModel
 
 
@@ -25,10 +26,14 @@ class ExportEncryption(StrictModel):
 
 
 class ExportRetention(StrictModel):
-    keep_last: int = Field(7, ge=1, description="Always keep the newest N exports.")
-    keep_daily: int = Field(7, ge=0, description="Keep the newest export of each of the last N days.")
-    keep_weekly: int = Field(4, ge=0, description="Keep the newest export of each of the last N ISO weeks.")
-    keep_monthly: int = Field(12, ge=0, description="Keep the newest export of each of the last N months.")
+    keep_last: StrictInt = Field(7, ge=1, description="Always keep the newest N exports.")
+    keep_daily: StrictInt = Field(7, ge=0, description="Keep the newest export of each of the last N days.")
+    keep_weekly: StrictInt = Field(
+        4, ge=0, description="Keep the newest export of each of the last N ISO weeks."
+    )
+    keep_monthly: StrictInt = Field(
+        12, ge=0, description="Keep the newest export of each of the last N months."
+    )
 
 
 class ConfigExportConfig(CommonConfig):
@@ -43,8 +48,8 @@ class ConfigExportConfig(CommonConfig):
         "null reads [core] fernet_key from the worker's configuration.",
     )
     aws_conn_id: str = Field("aws_default", description="AWS connection for the bucket.")
-    bucket: str = Field(pattern=r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
-    prefix: str = Field("config-export", description="Key prefix; the dag_id is appended.")
+    bucket: BucketName
+    prefix: KeyPrefix = Field("config-export", description="Key prefix; the dag_id is appended.")
     encryption: ExportEncryption = ExportEncryption()
     retention: ExportRetention = ExportRetention()
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, StrictFloat, StrictInt, field_validator, model_validator
 
 from airflow_ops.dbclean import tables as catalogue
 from airflow_ops.dbclean.tables import DEFAULT_TABLES
 
 #: ``schedule`` value meaning "run when the backup DAG emits its verified-backup Asset".
 from airflow_ops.kinds.db_cleanup import BACKUP_ASSET_SCHEDULE
+from airflow_ops.s3names import BucketName, KeyPrefix
 from airflow_ops.schema import CommonConfig
 
 
@@ -20,16 +21,16 @@ class DbCleanupConfig(CommonConfig):
         BACKUP_ASSET_SCHEDULE,
         description="'backup_asset' (after each verified backup) or a cron expression / preset.",
     )
-    dagrun_timeout_minutes: int = Field(360, ge=1, le=7 * 24 * 60)
+    dagrun_timeout_minutes: StrictInt = Field(360, ge=1, le=7 * 24 * 60)
     metadata_db_conn_id: str = Field(
         "airflow_metadata_db", description="Postgres connection to the metadata DB."
     )
-    retention_days: int = Field(90, ge=1, le=3650, description="Default retention for every table.")
-    table_retention_days: dict[str, int] = Field(
+    retention_days: StrictInt = Field(90, ge=1, le=3650, description="Default retention for every table.")
+    table_retention_days: dict[str, StrictInt] = Field(
         default_factory=dict, description="table -> retention days, overriding retention_days."
     )
     tables: list[str] = Field(default_factory=lambda: list(DEFAULT_TABLES), min_length=1)
-    batch_size: int = Field(
+    batch_size: StrictInt = Field(
         50_000,
         ge=100,
         le=1_000_000,
@@ -38,19 +39,23 @@ class DbCleanupConfig(CommonConfig):
             "re-scans of the unindexed recency columns; smaller: shorter row locks."
         ),
     )
-    window_days: int = Field(
+    window_days: StrictInt = Field(
         30, ge=1, le=3650, description="Clean in successive cutoffs this far apart, oldest first."
     )
-    max_windows: int = Field(12, ge=1, le=120, description="Cap on windows per run (they widen to fit).")
-    command_timeout_minutes: int = Field(120, ge=1, le=24 * 60)
+    max_windows: StrictInt = Field(
+        12, ge=1, le=120, description="Cap on windows per run (they widen to fit)."
+    )
+    command_timeout_minutes: StrictInt = Field(120, ge=1, le=24 * 60)
     aws_conn_id: str = Field(
         "aws_default", description="AWS connection for the archive and the backup pointer."
     )
-    archive_bucket: str = Field("airflow-ops-archive", min_length=3, max_length=63)
-    archive_prefix: str = Field("db-cleanup")
-    backup_bucket: str = Field("airflow-ops-backups", description="Where the backup DAG writes its pointer.")
-    backup_prefix: str = Field("metadata-backup")
-    max_backup_age_hours: float = Field(
+    archive_bucket: BucketName = Field("airflow-ops-archive")
+    archive_prefix: KeyPrefix = Field("db-cleanup")
+    backup_bucket: BucketName = Field(
+        "airflow-ops-backups", description="Where the backup DAG writes its pointer."
+    )
+    backup_prefix: KeyPrefix = Field("metadata-backup")
+    max_backup_age_hours: StrictFloat = Field(
         26, gt=0, description="Refuse to purge when the latest verified backup is older than this."
     )
 

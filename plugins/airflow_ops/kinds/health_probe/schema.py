@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, PositiveFloat, model_validator
+from pydantic import Field, StrictFloat, StrictInt, model_validator
 
+from airflow_ops.s3names import BucketName, KeyPrefix
 from airflow_ops.schema import CommonConfig, StrictModel
 
 Component = Literal["metadatabase", "scheduler", "triggerer", "dag_processor"]
@@ -13,32 +14,34 @@ ALL_COMPONENTS: tuple[Component, ...] = ("metadatabase", "scheduler", "triggerer
 
 
 class HealthThresholds(StrictModel):
-    heartbeat_warning_seconds: int = Field(60, ge=5)
-    heartbeat_critical_seconds: int = Field(180, ge=5)
-    import_errors_warning: int = Field(1, ge=1, description="Warn at this many import errors.")
-    import_errors_critical: int = Field(10, ge=1)
-    stuck_task_minutes: int = Field(30, ge=1, description="A queued/scheduled task this old is stuck.")
-    stuck_tasks_warning: int = Field(1, ge=1)
-    stuck_tasks_critical: int = Field(10, ge=1)
-    log_volume_free_warning_pct: float = Field(20, gt=0, lt=100)
-    log_volume_free_critical_pct: float = Field(10, gt=0, lt=100)
-    db_size_warning_gb: float = Field(20, gt=0)
-    db_size_critical_gb: float = Field(50, gt=0)
+    heartbeat_warning_seconds: StrictInt = Field(60, ge=5)
+    heartbeat_critical_seconds: StrictInt = Field(180, ge=5)
+    import_errors_warning: StrictInt = Field(1, ge=1, description="Warn at this many import errors.")
+    import_errors_critical: StrictInt = Field(10, ge=1)
+    stuck_task_minutes: StrictInt = Field(30, ge=1, description="A queued/scheduled task this old is stuck.")
+    stuck_tasks_warning: StrictInt = Field(1, ge=1)
+    stuck_tasks_critical: StrictInt = Field(10, ge=1)
+    log_volume_free_warning_pct: StrictFloat = Field(20, gt=0, lt=100)
+    log_volume_free_critical_pct: StrictFloat = Field(10, gt=0, lt=100)
+    db_size_warning_gb: StrictFloat = Field(20, gt=0)
+    db_size_critical_gb: StrictFloat = Field(50, gt=0)
     # Freshness: every maintenance DAG is unpaused and succeeded within N schedule intervals.
-    freshness_warning_intervals: float = Field(
+    freshness_warning_intervals: StrictFloat = Field(
         2, gt=0, description="Warn when a DAG's last success is older than this many schedule intervals."
     )
-    freshness_critical_intervals: float = Field(4, gt=0)
+    freshness_critical_intervals: StrictFloat = Field(4, gt=0)
     paused_dag_verdict: Literal["ok", "warning", "critical"] = Field(
         "warning", description="Verdict for a paused maintenance DAG."
     )
-    backup_age_warning_hours: float = Field(26, gt=0, description="Latest verified backup older than this.")
-    backup_age_critical_hours: float = Field(50, gt=0)
-    stuck_in_queued_window_minutes: int = Field(
+    backup_age_warning_hours: StrictFloat = Field(
+        26, gt=0, description="Latest verified backup older than this."
+    )
+    backup_age_critical_hours: StrictFloat = Field(50, gt=0)
+    stuck_in_queued_window_minutes: StrictInt = Field(
         60, ge=1, description="Count the scheduler's 'stuck in queued' events of this window."
     )
-    stuck_in_queued_warning: int = Field(1, ge=1)
-    stuck_in_queued_critical: int = Field(5, ge=1)
+    stuck_in_queued_warning: StrictInt = Field(1, ge=1)
+    stuck_in_queued_critical: StrictInt = Field(5, ge=1)
 
     @model_validator(mode="after")
     def _ordered(self) -> HealthThresholds:
@@ -63,8 +66,8 @@ class HealthThresholds(StrictModel):
 class BackupPointer(StrictModel):
     """Where the metadata backup's latest-verified pointer is (the metadata_backup config's defaults)."""
 
-    bucket: str = "airflow-ops-backups"
-    prefix: str = "metadata-backup"
+    bucket: BucketName = "airflow-ops-backups"
+    prefix: KeyPrefix = "metadata-backup"
     aws_conn_id: str = "aws_default"
 
 
@@ -79,9 +82,9 @@ class AlertChannelConfig(StrictModel):
 class HealthProbeConfig(CommonConfig):
     kind: Literal["health_probe"]
     schedule: str = "*/5 * * * *"
-    retries: int = Field(1, ge=1, le=10)
-    retry_delay_minutes: int = Field(1, ge=1, le=1440)
-    dagrun_timeout_minutes: int = Field(4, ge=1, le=60)
+    retries: StrictInt = Field(1, ge=1, le=10)
+    retry_delay_minutes: StrictInt = Field(1, ge=1, le=1440)
+    dagrun_timeout_minutes: StrictInt = Field(4, ge=1, le=60)
     api_conn_id: str = Field("airflow_ops_api", description="HTTP connection to the api-server.")
     metadata_db_conn_id: str | None = Field(
         "airflow_metadata_db", description="Postgres connection used to measure the DB size; null skips it."
@@ -110,7 +113,7 @@ class HealthProbeConfig(CommonConfig):
         description="DAGs with this tag must be unpaused and have succeeded within their schedule "
         "interval (the probe's own DAG excepted); null skips the check.",
     )
-    expected_interval_hours: dict[str, PositiveFloat] = Field(
+    expected_interval_hours: dict[str, Annotated[StrictFloat, Field(gt=0)]] = Field(
         default_factory=dict,
         description="Expected interval per DAG id, for DAGs without a cron schedule (e.g. an Asset "
         "schedule) or to override the one derived from the cron expression.",

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, StrictFloat, StrictInt, field_validator, model_validator
 
+from airflow_ops.s3names import BucketName, KeyPrefix
 from airflow_ops.schema import CommonConfig, StrictModel
 
 QUEUE_PATTERN = r"^[A-Za-z0-9_.\-]{1,100}$"
@@ -15,20 +16,20 @@ class LogArchiveConfig(StrictModel):
     """Compress expired logs to S3 before deleting them (deleted only once the upload is confirmed)."""
 
     aws_conn_id: str = Field("aws_default", description="AWS connection used for the upload.")
-    bucket: str = Field(min_length=3, max_length=63, description="Bucket receiving the .tar.gz batches.")
-    prefix: str = Field("logs", description="Key prefix; objects land under <prefix>/<host>/<root>/.")
-    batch_max_files: int = Field(20_000, ge=1, le=1_000_000, description="Files per uploaded archive.")
-    batch_max_mb: int = Field(512, ge=1, le=50_000, description="Uncompressed MB per uploaded archive.")
+    bucket: BucketName = Field(description="Bucket receiving the .tar.gz batches.")
+    prefix: KeyPrefix = Field("logs", description="Key prefix; objects land under <prefix>/<host>/<root>/.")
+    batch_max_files: StrictInt = Field(20_000, ge=1, le=1_000_000, description="Files per uploaded archive.")
+    batch_max_mb: StrictInt = Field(512, ge=1, le=50_000, description="Uncompressed MB per uploaded archive.")
 
 
 class LogCleanupConfig(CommonConfig):
     kind: Literal["log_cleanup"]
     schedule: str = "@daily"
-    retention_days: int = Field(30, ge=1, le=3650, description="Delete log files older than this.")
-    per_dag_retention_days: dict[str, int] = Field(
+    retention_days: StrictInt = Field(30, ge=1, le=3650, description="Delete log files older than this.")
+    per_dag_retention_days: dict[str, StrictInt] = Field(
         default_factory=dict, description="dag_id -> retention days, overriding retention_days for that DAG."
     )
-    safety_window_hours: float = Field(
+    safety_window_hours: StrictFloat = Field(
         24, ge=1, description="Never delete a file modified this recently, whatever the retention."
     )
     task_logs: bool = Field(True, description="Clean [logging] base_log_folder (task logs).")
@@ -50,7 +51,7 @@ class LogCleanupConfig(CommonConfig):
 
     @field_validator("per_dag_retention_days")
     @classmethod
-    def _positive(cls, value: dict[str, int]) -> dict[str, int]:
+    def _positive(cls, value: dict[str, StrictInt]) -> dict[str, StrictInt]:
         for dag_id, days in value.items():
             if days < 1:
                 raise ValueError(f"{dag_id}: retention must be at least 1 day (got {days})")
@@ -59,11 +60,14 @@ class LogCleanupConfig(CommonConfig):
     @field_validator("extra_roots")
     @classmethod
     def _absolute(cls, value: list[str]) -> list[str]:
+        from airflow_ops.logcleanup.roots import system_dir_problem
+
         for root in value:
             if not root.startswith("/"):
                 raise ValueError(f"{root!r} must be an absolute path")
-            if root.rstrip("/") == "":
-                raise ValueError("'/' can never be a log root")
+            problem = system_dir_problem(root)
+            if problem:
+                raise ValueError(f"{root!r} can never be a log root: {problem}; name the logs' own directory")
         return value
 
     @field_validator("worker_queues")

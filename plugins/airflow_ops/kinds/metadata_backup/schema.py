@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, StrictInt, model_validator
 
+from airflow_ops.s3names import BucketName, KeyPrefix
 from airflow_ops.schema import CommonConfig, StrictModel
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -15,9 +16,11 @@ WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun"
 class RetentionConfig(StrictModel):
     """Grandfather-father-son: for the last N days/weeks/months that have a backup, keep the newest."""
 
-    daily: int = Field(7, ge=1, le=3650, description="Keep the newest backup of this many distinct days.")
-    weekly: int = Field(4, ge=0, le=520, description="... of this many distinct ISO weeks.")
-    monthly: int = Field(6, ge=0, le=240, description="... of this many distinct calendar months.")
+    daily: StrictInt = Field(
+        7, ge=1, le=3650, description="Keep the newest backup of this many distinct days."
+    )
+    weekly: StrictInt = Field(4, ge=0, le=520, description="... of this many distinct ISO weeks.")
+    monthly: StrictInt = Field(6, ge=0, le=240, description="... of this many distinct calendar months.")
     dry_run: bool = Field(False, description="List what would be deleted without deleting it.")
 
 
@@ -26,7 +29,7 @@ class FernetKeyBackupConfig(StrictModel):
 
     type: Literal["s3", "secretsmanager"] = "s3"
     aws_conn_id: str = "aws_default"
-    bucket: str | None = Field(None, description="For type s3: a bucket other than the backups' one.")
+    bucket: BucketName | None = Field(None, description="For type s3: a bucket other than the backups' one.")
     key: str = Field("airflow-ops/fernet-key.json", description="For type s3: object key.")
     kms_key_id: str | None = Field(None, description="For type s3: SSE-KMS key id (SSE-S3 when null).")
     secret_id: str | None = Field(None, description="For type secretsmanager: the secret's name or ARN.")
@@ -45,17 +48,21 @@ class MetadataBackupConfig(CommonConfig):
     schedule: str = "@daily"
     metadata_db_conn_id: str = Field("airflow_metadata_db", description="Postgres connection to dump.")
     aws_conn_id: str = Field("aws_default", description="AWS connection (endpoint_url extra for S3 APIs).")
-    bucket: str = Field("airflow-ops-backups", min_length=3)
-    prefix: str = Field("metadata-backup", pattern=r"^[A-Za-z0-9_.\-/]+$")
+    bucket: BucketName = Field("airflow-ops-backups")
+    prefix: KeyPrefix = Field("metadata-backup", pattern=r"^[A-Za-z0-9_.\-/]+$")
     sse: Literal["none", "AES256", "aws:kms"] = Field("none", description="Server-side encryption.")
     kms_key_id: str | None = Field(None, description="KMS key id for sse aws:kms.")
     pg_bin_dirs: list[str] = Field(
         default_factory=lambda: ["/usr/lib/postgresql/*/bin", "/usr/local/bin", "/usr/bin"],
         description="Globs searched for pg_dump/pg_restore; the lowest version >= the server's wins.",
     )
-    compress_level: int | None = Field(None, ge=0, le=9, description="pg_dump -Z; null = pg_dump default.")
-    multipart_chunk_mb: int = Field(8, ge=5, le=512, description="S3 part size (max object = 10000 parts).")
-    upload_concurrency: int = Field(2, ge=1, le=16, description="Parts uploaded in parallel.")
+    compress_level: StrictInt | None = Field(
+        None, ge=0, le=9, description="pg_dump -Z; null = pg_dump default."
+    )
+    multipart_chunk_mb: StrictInt = Field(
+        8, ge=5, le=512, description="S3 part size (max object = 10000 parts)."
+    )
+    upload_concurrency: StrictInt = Field(2, ge=1, le=16, description="Parts uploaded in parallel.")
     full_restore_days: list[Weekday] = Field(
         default_factory=lambda: list[Weekday](["sun"]),
         description="Weekdays (of the logical date) on which a full scratch restore checks row counts.",
