@@ -109,7 +109,8 @@ browser: ## Install Debian's chromium and chromium-driver when missing (apt; sud
 demo: $(STAMP) ## Local Airflow with the bundle: run every DAG once under the real scheduler (DEMO_ARGS=--keep)
 	$(BIN)/python scripts/demo.py $(DEMO_ARGS)
 
-bench: $(STAMP) ## Write bench-results.json
+bench: $(STAMP) ## Write bench-results.json (builds every supported minor's venv for the per-minor parse figures)
+	@for m in $(MINORS); do $(MAKE) --no-print-directory venv AIRFLOW_VERSION=$$(sed -n 's/^apache-airflow==\([0-9.]*\).*/\1/p' requirements/lock-$$m.txt) || exit 1; done
 	$(BIN)/python -m bench --output bench-results.json
 
 soak: $(STAMP) ## The whole bundle for 30 min on compressed schedules (SOAK_MINUTES=30); writes soak-results.json

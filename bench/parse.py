@@ -58,6 +58,58 @@ def _parse_ms(bag: object, path: Path) -> float:
     return elapsed
 
 
+def _minor_pythons() -> list[tuple[str, str]]:
+    """(python, minor) of each supported minor's venv: .venv is the default's, .venv-<patch> the others'."""
+    import re
+
+    out = []
+    for lock in sorted((ROOT / "requirements").glob("lock-3.*.txt")):
+        minor = lock.stem.removeprefix("lock-")
+        pin = re.search(r"^apache-airflow==(\S+)", lock.read_text(), re.M)
+        for venv in (ROOT / f".venv-{pin.group(1) if pin else ''}", ROOT / ".venv"):
+            python = venv / "bin" / "python"
+            probe = (
+                subprocess.run(
+                    [str(python), "-c", "import airflow; print(airflow.__version__)"],
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                )
+                if python.exists()
+                else None
+            )
+            if probe is not None and probe.stdout.strip().startswith(minor + "."):
+                out.append((str(python), minor))
+                break
+    return out
+
+
+def _cold(
+    python: str, variant: str, trivial: Path, files: list[Path], base_env: dict[str, str], label: str
+) -> dict[str, float]:
+    rounds: dict[Path, list[float]] = {p: [] for p in [trivial, *files]}
+    for _ in range(COLD_ROUNDS):
+        for path in rounds:
+            env = dict(base_env)
+            if variant:
+                env["PYTHONDONTWRITEBYTECODE"] = "1"
+                env["PYTHONPYCACHEPREFIX"] = tempfile.mkdtemp(prefix="bench_nopyc_")
+            out = subprocess.run(
+                [python, "-c", COLD, str(path)], env=env, capture_output=True, text=True, check=True
+            )
+            rounds[path].append(float(out.stdout.strip().splitlines()[-1]))
+    cold_medians = {p: statistics.median(v) for p, v in rounds.items()}
+    worst = max(files, key=lambda p: cold_medians[p])
+    print(f"  {label} rounds (ms):")
+    for path, values in rounds.items():
+        print(f"    {path.stem:24s} median {cold_medians[path]:6.1f}  raw {[round(v, 1) for v in values]}")
+    return {
+        f"parse_cold{variant}_ms_max": round(cold_medians[worst], 1),
+        f"parse_cold{variant}_ms_trivial": round(cold_medians[trivial], 1),
+        f"parse_cold{variant}_ratio_vs_trivial": round(cold_medians[worst] / cold_medians[trivial], 3),
+    }
+
+
 def run() -> dict[str, float]:
     os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="bench_parse_"))
     os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
@@ -85,33 +137,14 @@ def run() -> dict[str, float]:
     base_env.pop("PYTHONDONTWRITEBYTECODE", None)
     cold_out: dict[str, float] = {}
     for variant in ("", "_nopyc"):
-        rounds: dict[Path, list[float]] = {p: [] for p in [trivial, *files]}
-        for _ in range(COLD_ROUNDS):
-            for path in rounds:
-                env = dict(base_env)
-                if variant:
-                    env["PYTHONDONTWRITEBYTECODE"] = "1"
-                    env["PYTHONPYCACHEPREFIX"] = tempfile.mkdtemp(prefix="bench_nopyc_")
-                out = subprocess.run(
-                    [sys.executable, "-c", COLD, str(path)],
-                    env=env,
-                    capture_output=True,
-                    text=True,
-                    check=True,
-                )
-                rounds[path].append(float(out.stdout.strip().splitlines()[-1]))
-        cold_medians = {p: statistics.median(v) for p, v in rounds.items()}
-        worst = max(files, key=lambda p: cold_medians[p])
-        print(f"  cold{variant} rounds (ms):")
-        for path, values in rounds.items():
-            print(
-                f"    {path.stem:24s} median {cold_medians[path]:6.1f}  raw {[round(v, 1) for v in values]}"
-            )
-        cold_out[f"parse_cold{variant}_ms_max"] = round(cold_medians[worst], 1)
-        cold_out[f"parse_cold{variant}_ms_trivial"] = round(cold_medians[trivial], 1)
-        cold_out[f"parse_cold{variant}_ratio_vs_trivial"] = round(
-            cold_medians[worst] / cold_medians[trivial], 3
-        )
+        cold_out.update(_cold(sys.executable, variant, trivial, files, base_env, label=f"cold{variant}"))
+    # The same compiled cold parse under every other supported minor's newest patch (make bench builds
+    # their venvs): parse_cold_ratio_vs_trivial_<minor>.
+    for python, minor in _minor_pythons():
+        figures = _cold(python, "", trivial, files, base_env, label=f"cold on Airflow {minor}")
+        cold_out[f"parse_cold_ratio_vs_trivial_{minor.replace('.', '_')}"] = figures[
+            "parse_cold_ratio_vs_trivial"
+        ]
     per_file = {p.stem: round(medians[p], 2) for p in files}
     print("  per-file median ms:", json.dumps(per_file), "trivial:", round(medians[trivial], 2))
     return {
