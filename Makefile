@@ -61,7 +61,7 @@ test-lowest: | $(UV) ## The unit suite at the lowest versions pyproject.toml's r
 	test -x .venv-lowest/bin/python || $(UV) venv -q --python $(PYTHON) .venv-lowest
 	$(UV) pip sync -q --compile-bytecode --python .venv-lowest/bin/python requirements/lock-lowest.txt
 	@printf '%s\n%s\n' "$(CURDIR)/plugins" "$(CURDIR)/tools" > "$$(.venv-lowest/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/airflow_ops_checkout.pth"
-	.venv-lowest/bin/pytest -m "not integration" -p no:cacheprovider tests
+	.venv-lowest/bin/pytest -m "not integration" -p no:cacheprovider tests/unit tests/dags
 
 generate: $(STAMP) ## Render config/*.yml into dags/*.py (pruning DAGs whose config is gone) and README.md's generated sections
 	$(BIN)/airflow-ops generate --prune

@@ -141,10 +141,12 @@ def run() -> dict[str, float]:
     # The same compiled cold parse under every other supported minor's newest patch (make bench builds
     # their venvs): parse_cold_ratio_vs_trivial_<minor>.
     for python, minor in _minor_pythons():
+        key = f"parse_cold_ratio_vs_trivial_{minor.replace('.', '_')}"
+        if os.path.abspath(python) == os.path.abspath(sys.executable):
+            cold_out[key] = cold_out["parse_cold_ratio_vs_trivial"]  # measured above
+            continue
         figures = _cold(python, "", trivial, files, base_env, label=f"cold on Airflow {minor}")
-        cold_out[f"parse_cold_ratio_vs_trivial_{minor.replace('.', '_')}"] = figures[
-            "parse_cold_ratio_vs_trivial"
-        ]
+        cold_out[key] = figures["parse_cold_ratio_vs_trivial"]
     per_file = {p.stem: round(medians[p], 2) for p in files}
     print("  per-file median ms:", json.dumps(per_file), "trivial:", round(medians[trivial], 2))
     return {

@@ -175,7 +175,9 @@ def test_redacted_config_and_package_list_sit_next_to_the_dump_without_secrets(
     assert "[core]" in cfg and "fernet_key = <redacted>" in cfg
     for secret in ("fernet_key", "jwt_secret", "api_secret"):
         assert (airflow.home / f".{secret}").read_text() not in cfg
-    assert "apache-airflow==3.3.2" in packages.splitlines()
+    from airflow_ops.compat import airflow_version
+
+    assert f"apache-airflow-core=={airflow_version()}" in packages.splitlines()
     folder = client.list_objects_v2(Bucket=BUCKET, Prefix=f"{PREFIX}/{STAMP}/")["Contents"]
     fernet = (airflow.home / ".fernet_key").read_text().encode()
     for obj in folder:
