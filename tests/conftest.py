@@ -216,7 +216,6 @@ COMPAT_MODULES = {
     "test_db_cleanup",
     "test_deadline_alert",
     "test_export_roundtrip",
-    "test_failure_report",
     "test_health_probe",
     "test_log_cleanup",
     "test_metrics_statsd",
