@@ -124,6 +124,10 @@ def test_page_requires_an_authenticated_user_with_dag_read_access(airflow: Airfl
     by_cookie = requests.get(url, cookies={"_token": admin}, timeout=60)
     assert by_cookie.status_code == 200
     assert 'id="attention"' in by_cookie.text
+    # The release it runs on, read by the api-server itself (airflow_ops.compat), on every release.
+    from airflow_ops.compat import airflow_version
+
+    assert f'<span id="airflow-version">Airflow {airflow_version()}</span>' in by_cookie.text
 
     plugins = airflow.api().get("/api/v2/plugins")["plugins"]
     ops = next(p for p in plugins if p["name"] == "airflow_ops")

@@ -192,3 +192,14 @@ def test_the_first_page_takes_the_startup_heap_out_of_the_collectors_reach() -> 
     finally:
         gc.callbacks.remove(app._time_gc)
         gc.unfreeze()
+
+
+def test_the_page_names_the_airflow_release_it_runs_on() -> None:
+    empty = Snapshot([], {}, {}, [], None)
+    html = page.render(
+        empty, now=NOW, days=30, limits=page.Thresholds(), username="u", airflow_version="3.1.8"
+    )
+    assert '<span id="airflow-version">Airflow 3.1.8</span>' in html
+    assert "airflow-version" not in page.render(
+        empty, now=NOW, days=30, limits=page.Thresholds(), username="u"
+    )
