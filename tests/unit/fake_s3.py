@@ -1,0 +1,51 @@
+"""One S3 bucket as a dict, with the calls the backup helpers make (a fake for pure-logic unit tests)."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+
+class FakeBucket:
+    """Keys -> (body, metadata); the bucket name is ignored (one bucket per fake)."""
+
+    class NoSuchKey(Exception):
+        pass
+
+    def __init__(self) -> None:
+        self.objects: dict[str, tuple[bytes, dict[str, str]]] = {}
+        self.exceptions = self
+        #: every key a DeleteObjects call named, in call order
+        self.deleted: list[str] = []
+
+    def put_object(self, Bucket: str, Key: str, Body: bytes, Metadata: Any = None, **_: Any) -> None:
+        self.objects[Key] = (Body, dict(Metadata or {}))
+
+    def get_object(self, Bucket: str, Key: str) -> dict[str, Any]:
+        if Key not in self.objects:
+            raise self.NoSuchKey(Key)
+        body, meta = self.objects[Key]
+        return {"Body": io.BytesIO(body), "Metadata": meta}
+
+    def head_object(self, Bucket: str, Key: str) -> dict[str, Any]:
+        body, meta = self.objects[Key]
+        return {"ContentLength": len(body), "Metadata": meta}
+
+    def delete_object(self, Bucket: str, Key: str) -> None:
+        self.objects.pop(Key, None)
+
+    def delete_objects(self, Bucket: str, Delete: dict[str, Any]) -> dict[str, Any]:
+        for obj in Delete["Objects"]:
+            self.deleted.append(obj["Key"])
+            self.objects.pop(obj["Key"], None)
+        return {}
+
+    def get_paginator(self, name: str) -> Any:
+        bucket = self
+
+        class Pages:
+            def paginate(self, Bucket: str, Prefix: str, **_: Any) -> list[dict[str, Any]]:
+                keys = sorted(k for k in bucket.objects if k.startswith(Prefix))
+                return [{"Contents": [{"Key": k, "Size": len(bucket.objects[k][0])} for k in keys]}]
+
+        return Pages()

@@ -1,0 +1,261 @@
+"""Retention applied to a bucket, its refusals, the latest-verified pointer and pins (issue 23).
+
+Every expected list below is worked out by hand from the history the test lays down.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+
+from airflow_ops.backup.catalog import BackupEntry
+from airflow_ops.backup.errors import BackupError
+from airflow_ops.backup.pointer import (
+    VerifiedBackup,
+    mark_verified,
+    read_latest_verified,
+    write_latest_verified,
+)
+from airflow_ops.backup.retention import RetentionPolicy, apply_retention
+from tests.unit.fake_s3 import FakeBucket
+
+NOV = [f"p/2026-11-{day:02d}T000000Z" for day in range(1, 6)]  # five daily backups, 1st..5th
+
+
+def _bucket(unverified: tuple[int, ...] = (), pinned: tuple[int, ...] = ()) -> FakeBucket:
+    """Five backups, Nov 1..5; the dump of day N holds 100 * N bytes. Indexes are 0-based days."""
+    bucket = FakeBucket()
+    for i, folder in enumerate(NOV):
+        bucket.put_object("b", f"{folder}/metadata.dump", b"x" * (100 * (i + 1)))
+        bucket.put_object("b", f"{folder}/manifest.json", b"{}")
+        if i not in unverified:
+            bucket.put_object("b", f"{folder}/verified.json", b"{}")
+    for i in pinned:
+        from airflow_ops.backup.pins import pin_backup
+
+        pin_backup(
+            bucket,
+            "b",
+            "p",
+            NOV[i][2:],
+            "before the upgrade",
+            "ops",
+            now=dt.datetime(2026, 11, 6, tzinfo=dt.UTC),
+        )
+    return bucket
+
+
+KEEP_TWO = RetentionPolicy(daily=2, weekly=0, monthly=0)
+
+
+def test_a_dry_run_lists_what_would_go_and_deletes_nothing() -> None:
+    bucket = _bucket()
+    before = dict(bucket.objects)
+    result = apply_retention(bucket, "b", "p", KEEP_TWO, dry_run=True)
+    assert result.dry_run is True
+    assert result.expired == NOV[:3]
+    assert result.kept == NOV[3:]
+    assert result.bytes_freed == 100 + 200 + 300
+    assert result.objects_deleted == 0
+    assert bucket.objects == before and bucket.deleted == []
+
+
+def test_a_real_run_deletes_exactly_the_expired_folders_markers_first() -> None:
+    bucket = _bucket()
+    result = apply_retention(bucket, "b", "p", KEEP_TWO)
+    assert result.dry_run is False
+    assert result.expired == NOV[:3] and result.kept == NOV[3:]
+    assert result.objects_deleted == 9  # three folders of dump, manifest and verified.json
+    assert result.bytes_freed == 600
+    assert sorted(bucket.objects) == sorted(
+        f"{f}/{n}" for f in NOV[3:] for n in ("manifest.json", "metadata.dump", "verified.json")
+    )
+    assert bucket.deleted[:3] == [f"{f}/verified.json" for f in NOV[:3]]
+
+
+def test_a_pinned_backup_survives_the_run_and_its_pin_is_reported() -> None:
+    bucket = _bucket(pinned=(0,))
+    result = apply_retention(bucket, "b", "p", KEEP_TWO)
+    assert result.expired == NOV[1:3]
+    assert result.kept == [NOV[0], *NOV[3:]]
+    assert f"{NOV[0]}/metadata.dump" in bucket.objects
+    assert result.pinned == [
+        {
+            "format": 1,
+            "folder": NOV[0],
+            "reason": "before the upgrade",
+            "pinned_by": "ops",
+            "pinned_at": "2026-11-06T00:00:00+00:00",
+        }
+    ]
+
+
+def test_without_pins_no_pin_is_reported() -> None:
+    assert apply_retention(_bucket(), "b", "p", KEEP_TWO, dry_run=True).pinned == []
+
+
+class _Selects(RetentionPolicy):
+    """A policy that expires the folders it is told to: what a wrong rule, or a mutant, would do."""
+
+    def __init__(self, folders: list[str]) -> None:
+        super().__init__(daily=1, weekly=0, monthly=0)
+        object.__setattr__(self, "folders", folders)
+
+    def select_expired(self, backups: list[BackupEntry]) -> list[BackupEntry]:  # type: ignore[override]
+        return [b for b in backups if b.folder in self.folders]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_a_selection_holding_the_newest_verified_backup_is_refused_before_any_delete(dry_run: bool) -> None:
+    bucket = _bucket(unverified=(4,))  # the 5th is in flight: the 4th is the newest verified
+    before = dict(bucket.objects)
+    with pytest.raises(BackupError) as caught:
+        apply_retention(bucket, "b", "p", _Selects(NOV[:4]), dry_run=dry_run)
+    assert str(caught.value) == (
+        f"retention: refusing to delete {NOV[3]}, the newest verified backup; nothing was deleted "
+        "(the policy selected it: check the retention settings)"
+    )
+    assert bucket.objects == before
+
+
+def test_a_selection_holding_the_folder_the_pointer_names_is_refused() -> None:
+    bucket = _bucket()
+    write_latest_verified(
+        bucket,
+        "b",
+        "p",
+        VerifiedBackup(key=f"{NOV[2]}/metadata.dump", verified_at="2026-11-03T01:00:00+00:00"),
+    )
+    before = dict(bucket.objects)
+    with pytest.raises(
+        BackupError, match=f"refusing to delete {NOV[2]}, which the latest-verified pointer names"
+    ):
+        apply_retention(bucket, "b", "p", _Selects(NOV[:3]))
+    assert bucket.objects == before
+
+
+def test_an_unreadable_pointer_does_not_stop_a_retention_that_keeps_the_newest_verified() -> None:
+    bucket = _bucket()
+    bucket.put_object("b", "p/latest-verified.json", b"{garbage")
+    assert apply_retention(bucket, "b", "p", KEEP_TWO).expired == NOV[:3]
+
+
+def test_a_selection_holding_a_pinned_backup_is_refused_before_any_delete() -> None:
+    bucket = _bucket(pinned=(1,))
+    before = dict(bucket.objects)
+    with pytest.raises(BackupError, match=f"retention: refusing to delete pinned backup {NOV[1]}"):
+        apply_retention(bucket, "b", "p", _Selects(NOV[:2]))
+    assert bucket.objects == before
+
+
+# --- the latest-verified pointer: one record type, only moving forward ---
+
+
+def _manifest(day: int, sha: str = "a") -> object:
+    folder = f"p/2026-11-{day:02d}T000000Z"
+    return type(
+        "Manifest",
+        (),
+        {
+            "key": f"{folder}/metadata.dump",
+            "bucket": "b",
+            "dag_id": "ops_metadata_backup",
+            "logical_date": f"2026-11-{day:02d}T00:00:00+00:00",
+            "sha256": sha * 64,
+            "size_bytes": 7,
+            "database": {"dbname": "airflow"},
+        },
+    )()
+
+
+def test_the_pointer_holds_the_documented_fields_and_verified_json_the_same_record() -> None:
+    """The field names are those :mod:`airflow_ops.assets` documents for consumers."""
+    bucket = FakeBucket()
+    mark_verified(bucket, _manifest(2), "p", "2026-11-02T00:10:00+00:00", True)
+    pointer = json.loads(bucket.objects["p/latest-verified.json"][0])
+    assert pointer == {
+        "format": 1,
+        "dag_id": "ops_metadata_backup",
+        "logical_date": "2026-11-02T00:00:00+00:00",
+        "key": "p/2026-11-02T000000Z/metadata.dump",
+        "manifest_key": "p/2026-11-02T000000Z/manifest.json",
+        "sha256": "a" * 64,
+        "size_bytes": 7,
+        "verified_at": "2026-11-02T00:10:00+00:00",
+        "full_restore_checked": True,
+        "database": {"dbname": "airflow"},
+    }
+    marker = json.loads(bucket.objects["p/2026-11-02T000000Z/verified.json"][0])
+    assert marker == {k: v for k, v in pointer.items() if k != "format"}
+
+
+def test_the_reader_returns_the_record_the_writer_wrote() -> None:
+    bucket = FakeBucket()
+    record = VerifiedBackup(
+        key="p/x/metadata.dump",
+        verified_at="2026-11-02T00:10:00+00:00",
+        dag_id="d",
+        logical_date="2026-11-02T00:00:00+00:00",
+        manifest_key="p/x/manifest.json",
+        sha256="b" * 64,
+        size_bytes=3,
+        full_restore_checked=True,
+        database={"system_identifier": "1", "dbname": "airflow"},
+    )
+    assert write_latest_verified(bucket, "b", "/p/", record) == "p/latest-verified.json"
+    assert read_latest_verified(bucket, "b", "p") == record
+    assert record.folder == "p/x"
+
+
+def test_a_backfilled_older_date_never_moves_the_pointer_back() -> None:
+    bucket = FakeBucket()
+    assert mark_verified(bucket, _manifest(2), "p", "2026-11-02T00:10:00+00:00", False) is True
+    assert mark_verified(bucket, _manifest(1), "p", "2026-11-02T00:20:00+00:00", False) is False
+    pointer = read_latest_verified(bucket, "b", "p")
+    assert pointer is not None and pointer.key == "p/2026-11-02T000000Z/metadata.dump"
+    assert pointer.verified_at == "2026-11-02T00:10:00+00:00"
+    # the backfilled backup is verified all the same
+    assert "p/2026-11-01T000000Z/verified.json" in bucket.objects
+
+
+def test_a_newer_date_moves_the_pointer_forward() -> None:
+    bucket = FakeBucket()
+    mark_verified(bucket, _manifest(1), "p", "2026-11-01T00:10:00+00:00", False)
+    assert mark_verified(bucket, _manifest(2), "p", "2026-11-02T00:10:00+00:00", False) is True
+    assert read_latest_verified(bucket, "b", "p").key == "p/2026-11-02T000000Z/metadata.dump"  # type: ignore[union-attr]
+
+
+def test_re_verifying_the_pointed_date_records_the_new_verification() -> None:
+    """A re-run of the same date replaces its dump: the pointer must carry the new sha256."""
+    bucket = FakeBucket()
+    mark_verified(bucket, _manifest(2, "a"), "p", "2026-11-02T00:10:00+00:00", False)
+    assert mark_verified(bucket, _manifest(2, "c"), "p", "2026-11-03T08:00:00+00:00", True) is True
+    pointer = read_latest_verified(bucket, "b", "p")
+    assert pointer is not None
+    assert (pointer.sha256, pointer.verified_at, pointer.full_restore_checked) == (
+        "c" * 64,
+        "2026-11-03T08:00:00+00:00",
+        True,
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(b"{broken", id="not-json"),
+        pytest.param(
+            b'{"key": "p/old/metadata.dump", "verified_at": "2026-11-09T00:00:00+00:00"}', id="no-date"
+        ),
+    ],
+)
+def test_an_unreadable_or_undated_pointer_is_replaced_by_a_verified_backup(body: bytes) -> None:
+    bucket = FakeBucket()
+    bucket.put_object("b", "p/latest-verified.json", body)
+    assert mark_verified(bucket, _manifest(1), "p", "2026-11-01T00:10:00+00:00", False) is True
+    assert read_latest_verified(bucket, "b", "p").key == "p/2026-11-01T000000Z/metadata.dump"  # type: ignore[union-attr]
+
+
+def test_no_pointer_reads_as_none() -> None:
+    assert read_latest_verified(FakeBucket(), "b", "p") is None
