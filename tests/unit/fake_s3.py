@@ -10,7 +10,11 @@ class FakeBucket:
     """Keys -> (body, metadata); the bucket name is ignored (one bucket per fake)."""
 
     class NoSuchKey(Exception):
-        pass
+        """What botocore raises for a missing key, with the error code a ClientError carries."""
+
+        def __init__(self, key: str) -> None:
+            super().__init__(key)
+            self.response = {"Error": {"Code": "404"}}
 
     def __init__(self) -> None:
         self.objects: dict[str, tuple[bytes, dict[str, str]]] = {}
@@ -28,6 +32,8 @@ class FakeBucket:
         return {"Body": io.BytesIO(body), "Metadata": meta}
 
     def head_object(self, Bucket: str, Key: str) -> dict[str, Any]:
+        if Key not in self.objects:
+            raise self.NoSuchKey(Key)
         body, meta = self.objects[Key]
         return {"ContentLength": len(body), "Metadata": meta}
 

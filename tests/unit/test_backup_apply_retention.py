@@ -259,3 +259,71 @@ def test_an_unreadable_or_undated_pointer_is_replaced_by_a_verified_backup(body:
 
 def test_no_pointer_reads_as_none() -> None:
     assert read_latest_verified(FakeBucket(), "b", "p") is None
+
+
+# --- the reasons retention gives, and the policy's own limits ---
+
+
+def _entry(day: int, verified: bool = True, pinned: bool = False) -> BackupEntry:
+    when = dt.datetime(2026, 11, day, tzinfo=dt.UTC)
+    return BackupEntry(folder=f"p/2026-11-{day:02d}T000000Z", when=when, verified=verified, pinned=pinned)
+
+
+def test_each_kept_backup_says_why() -> None:
+    """Nov 2 is a Monday; Nov 1 (Sunday) closes ISO week 44, the 2nd..4th are in week 45."""
+    backups = [_entry(1, pinned=True), _entry(2), _entry(3), _entry(4, verified=False)]
+    reasons = RetentionPolicy(daily=1, weekly=1, monthly=1).keep_reasons(backups)
+    assert reasons == {
+        "p/2026-11-01T000000Z": ["pinned"],
+        "p/2026-11-03T000000Z": ["daily", "weekly", "monthly", "newest verified"],
+        "p/2026-11-04T000000Z": ["newer than newest verified"],
+    }
+
+
+def test_before_any_backup_is_verified_every_one_is_kept_saying_so() -> None:
+    backups = [_entry(1, verified=False), _entry(2, verified=False)]
+    assert RetentionPolicy().keep_reasons(backups) == {
+        "p/2026-11-01T000000Z": ["no verified backup yet"],
+        "p/2026-11-02T000000Z": ["no verified backup yet"],
+    }
+
+
+def test_the_newest_verified_backup_is_kept_even_when_no_period_keeps_it() -> None:
+    backups = [_entry(1), _entry(2), _entry(3, verified=False)]
+    reasons = RetentionPolicy(daily=1, weekly=0, monthly=0).keep_reasons(backups)
+    assert reasons["p/2026-11-02T000000Z"] == ["daily", "newest verified"]
+    assert "p/2026-11-01T000000Z" not in reasons
+
+
+@pytest.mark.parametrize(
+    ("daily", "weekly", "monthly", "ok"),
+    [
+        pytest.param(1, 0, 0, True, id="smallest"),
+        pytest.param(0, 4, 6, False, id="no-daily"),
+        pytest.param(7, -1, 6, False, id="negative-weekly"),
+        pytest.param(7, 4, -1, False, id="negative-monthly"),
+    ],
+)
+def test_a_policy_needs_one_daily_and_no_negative_count(
+    daily: int, weekly: int, monthly: int, ok: bool
+) -> None:
+    if ok:
+        assert RetentionPolicy(daily, weekly, monthly).daily == daily
+    else:
+        with pytest.raises(ValueError, match=r"retention needs daily >= 1 and weekly, monthly >= 0"):
+            RetentionPolicy(daily, weekly, monthly)
+
+
+def test_the_defaults_are_seven_daily_four_weekly_six_monthly() -> None:
+    assert (RetentionPolicy().daily, RetentionPolicy().weekly, RetentionPolicy().monthly) == (7, 4, 6)
+
+
+def test_the_run_log_says_what_would_go_and_what_goes(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO", logger="airflow_ops.backup.retention")
+    apply_retention(_bucket(), "b", "p", KEEP_TWO, dry_run=True)
+    assert [r.getMessage() for r in caplog.records][1:] == [f"  would delete {f}" for f in NOV[:3]]
+    assert caplog.records[0].getMessage().endswith(": 5 backups, keeping 2, would delete 3")
+    caplog.clear()
+    apply_retention(_bucket(), "b", "p", KEEP_TWO)
+    assert [r.getMessage() for r in caplog.records][1:] == [f"  deleting {f}" for f in NOV[:3]]
+    assert caplog.records[0].getMessage().endswith(": 5 backups, keeping 2, deleting 3")

@@ -345,3 +345,64 @@ def test_the_gate_refuses_a_pointer_it_cannot_read_saying_why(body: bytes, why: 
     assert not status.ok and status.key is None
     assert status.reason.startswith("cannot read s3://b/p/latest-verified.json: ")
     assert why in status.reason
+
+
+def test_windows_are_whole_seconds_one_past_each_window_and_end_at_the_cutoff() -> None:
+    """Oldest row 100 days back, cutoff 30 days back, 30-day windows: 70 days in 3 windows."""
+    final = dt.datetime(2026, 10, 24, 12, 0, tzinfo=dt.UTC)
+    oldest = dt.datetime(2026, 8, 15, 12, 0, 0, 250000, tzinfo=dt.UTC)
+    assert windows(oldest, final, window_days=30, max_windows=12) == [
+        dt.datetime(2026, 9, 14, 12, 0, 1, tzinfo=dt.UTC),
+        dt.datetime(2026, 10, 14, 12, 0, 1, tzinfo=dt.UTC),
+        final,
+    ]
+
+
+def test_windows_keep_their_width_when_exactly_the_cap_is_needed() -> None:
+    final = dt.datetime(2026, 10, 24, 12, 0, tzinfo=dt.UTC)
+    oldest = dt.datetime(2026, 8, 15, 12, 0, tzinfo=dt.UTC)
+    assert windows(oldest, final, window_days=30, max_windows=3) == [
+        dt.datetime(2026, 9, 14, 12, 0, 1, tzinfo=dt.UTC),
+        dt.datetime(2026, 10, 14, 12, 0, 1, tzinfo=dt.UTC),
+        final,
+    ]
+
+
+def test_windows_widen_evenly_beyond_the_cap() -> None:
+    """90 days in at most 3 windows of 1 day: three windows of 30 days."""
+    final = dt.datetime(2026, 10, 24, 12, 0, tzinfo=dt.UTC)
+    oldest = final - dt.timedelta(days=90)
+    assert windows(oldest, final, window_days=1, max_windows=3) == [
+        dt.datetime(2026, 8, 25, 12, 0, 1, tzinfo=dt.UTC),
+        dt.datetime(2026, 9, 24, 12, 0, 1, tzinfo=dt.UTC),
+        final,
+    ]
+
+
+def test_an_oldest_row_at_the_cutoff_needs_no_window() -> None:
+    final = dt.datetime(2026, 10, 24, 12, 0, tzinfo=dt.UTC)
+    assert windows(final, final, 30, 12) == []
+    assert windows(final - dt.timedelta(seconds=1), final, 30, 12) == [final]
+
+
+def test_a_window_that_rounds_up_onto_the_cutoff_is_not_cleaned_twice() -> None:
+    """1 day and half a second: the first window ends at oldest + 1 day = final - 0.5 s, whose whole
+    second plus one is the cutoff itself."""
+    final = dt.datetime(2026, 10, 24, 12, 0, tzinfo=dt.UTC)
+    assert windows(final - dt.timedelta(days=1, seconds=0.5), final, window_days=1, max_windows=12) == [final]
+
+
+def test_the_refusal_of_a_future_cutoff_names_the_cutoff_the_clock_and_the_fix() -> None:
+    with pytest.raises(FutureCutoffError) as caught:
+        refuse_future_cutoff(NOW, NOW)
+    assert str(caught.value) == (
+        "refusing to clean: cutoff 2026-11-23T12:00:00+00:00 is not in the past "
+        "(now 2026-11-23T12:00:00+00:00); airflow db clean would purge rows still inside their "
+        "retention: check retention_days and the worker's clock"
+    )
+    with pytest.raises(FutureCutoffError) as caught:
+        refuse_future_cutoff(dt.datetime(2020, 1, 1))
+    assert str(caught.value) == (
+        "refusing to clean: cutoff 2020-01-01T00:00:00 has no time zone, so it cannot be shown to lie in the "
+        "past; pass an aware UTC datetime"
+    )
