@@ -6,7 +6,9 @@ Every expected list below is worked out by hand from the history the test lays d
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
+from typing import Any
 
 import pytest
 
@@ -310,7 +312,7 @@ def test_a_policy_needs_one_daily_and_no_negative_count(
     if ok:
         assert RetentionPolicy(daily, weekly, monthly).daily == daily
     else:
-        with pytest.raises(ValueError, match=r"retention needs daily >= 1 and weekly, monthly >= 0"):
+        with pytest.raises(ValueError, match=r"^retention needs daily >= 1 and weekly, monthly >= 0$"):
             RetentionPolicy(daily, weekly, monthly)
 
 
@@ -322,8 +324,158 @@ def test_the_run_log_says_what_would_go_and_what_goes(caplog: pytest.LogCaptureF
     caplog.set_level("INFO", logger="airflow_ops.backup.retention")
     apply_retention(_bucket(), "b", "p", KEEP_TWO, dry_run=True)
     assert [r.getMessage() for r in caplog.records][1:] == [f"  would delete {f}" for f in NOV[:3]]
-    assert caplog.records[0].getMessage().endswith(": 5 backups, keeping 2, would delete 3")
+    assert caplog.records[0].getMessage() == (
+        "Retention RetentionPolicy(daily=2, weekly=0, monthly=0): 5 backups, keeping 2, would delete 3"
+    )
     caplog.clear()
     apply_retention(_bucket(), "b", "p", KEEP_TWO)
     assert [r.getMessage() for r in caplog.records][1:] == [f"  deleting {f}" for f in NOV[:3]]
-    assert caplog.records[0].getMessage().endswith(": 5 backups, keeping 2, deleting 3")
+    assert caplog.records[0].getMessage() == (
+        "Retention RetentionPolicy(daily=2, weekly=0, monthly=0): 5 backups, keeping 2, deleting 3"
+    )
+
+
+def test_the_pointer_file_is_sorted_indented_json() -> None:
+    bucket = FakeBucket()
+    write_latest_verified(
+        bucket, "b", "p", VerifiedBackup(key="p/x/metadata.dump", verified_at="2026-11-02T00:10:00")
+    )
+    assert bucket.objects["p/latest-verified.json"][0].decode() == (
+        "{\n"
+        '  "dag_id": "",\n'
+        '  "database": {},\n'
+        '  "format": 1,\n'
+        '  "full_restore_checked": false,\n'
+        '  "key": "p/x/metadata.dump",\n'
+        '  "logical_date": "",\n'
+        '  "manifest_key": "",\n'
+        '  "sha256": "",\n'
+        '  "size_bytes": 0,\n'
+        '  "verified_at": "2026-11-02T00:10:00"\n'
+        "}"
+    )
+    assert bucket.content_types["p/latest-verified.json"] == "application/json"
+
+
+def test_verified_json_is_the_same_sorted_indented_json() -> None:
+    bucket = FakeBucket()
+    mark_verified(bucket, _manifest(2), "p", "2026-11-02T00:10:00+00:00", False)
+    marker = bucket.objects["p/2026-11-02T000000Z/verified.json"][0].decode()
+    assert marker.startswith(
+        '{\n  "dag_id": "ops_metadata_backup",\n  "database": {\n    "dbname": "airflow"\n  },\n'
+    )
+    assert bucket.content_types["p/2026-11-02T000000Z/verified.json"] == "application/json"
+
+
+def test_a_pointer_that_reads_back_different_is_not_verified() -> None:
+    from airflow_ops.storage import StorageError
+
+    class Drifting(FakeBucket):
+        def get_object(self, Bucket: str, Key: str) -> dict[str, Any]:
+            obj = super().get_object(Bucket, Key)
+            return (
+                {"Body": io.BytesIO(b'{"key": "other"}'), "Metadata": {}}
+                if Key.endswith("latest-verified.json")
+                else obj
+            )
+
+    with pytest.raises(StorageError) as caught:
+        write_latest_verified(
+            Drifting(), "b", "p", VerifiedBackup(key="k", verified_at="2026-11-02T00:10:00")
+        )
+    assert str(caught.value) == (
+        "s3://b/p/latest-verified.json reads back different from what was written: not verified"
+    )
+
+
+def test_replacing_an_unreadable_pointer_is_logged(caplog: pytest.LogCaptureFixture) -> None:
+    bucket = FakeBucket()
+    bucket.put_object("b", "p/latest-verified.json", b"[]")
+    caplog.set_level("WARNING", logger="airflow_ops.backup.pointer")
+    mark_verified(bucket, _manifest(1), "p", "2026-11-01T00:10:00+00:00", False)
+    assert [r.getMessage() for r in caplog.records] == [
+        "Replacing an unreadable pointer: s3://b/p/latest-verified.json holds JSON but not a pointer object"
+    ]
+
+
+def _verified_folder(bucket: FakeBucket, day: int) -> str:
+    mark_verified(bucket, _manifest(day), "p", f"2026-11-{day:02d}T00:10:00+00:00", False)
+    bucket.put_object("b", f"p/2026-11-{day:02d}T000000Z/metadata.dump", b"dump")
+    return f"p/2026-11-{day:02d}T000000Z"
+
+
+def test_unpointing_skips_unreadable_foreign_and_dumpless_backups_for_the_newest_good_one(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from airflow_ops.backup.pointer import unpoint_folder
+
+    bucket = FakeBucket()
+    good = _verified_folder(bucket, 1)
+    unreadable = _verified_folder(bucket, 2)
+    foreign = _verified_folder(bucket, 3)
+    dumpless = _verified_folder(bucket, 4)
+    bucket.put_object("b", "p/2026-11-05T000000Z/metadata.dump", b"in flight")  # not verified
+    pointed = _verified_folder(bucket, 6)
+    bucket.put_object("b", f"{unreadable}/verified.json", b"{broken")
+    bucket.put_object(
+        "b",
+        f"{foreign}/verified.json",
+        json.dumps({"key": "q/x/metadata.dump", "verified_at": "2026-11-03"}).encode(),
+    )
+    bucket.delete_object("b", f"{dumpless}/metadata.dump")
+    caplog.set_level("WARNING", logger="airflow_ops.backup.pointer")
+    assert unpoint_folder(bucket, "b", "p", f"/{pointed}/") == f"{good}/metadata.dump"
+    assert read_latest_verified(bucket, "b", "p").key == f"{good}/metadata.dump"  # type: ignore[union-attr]
+    assert [r.getMessage() for r in caplog.records] == [
+        f"Re-running /{pointed}/: p/latest-verified.json now points at the previous verified backup {good}"
+    ]
+
+
+def test_unpointing_the_only_verified_backup_removes_the_pointer(caplog: pytest.LogCaptureFixture) -> None:
+    from airflow_ops.backup.pointer import unpoint_folder
+
+    bucket = FakeBucket()
+    only = _verified_folder(bucket, 1)
+    caplog.set_level("WARNING", logger="airflow_ops.backup.pointer")
+    assert unpoint_folder(bucket, "b", "p", only) is None
+    assert "p/latest-verified.json" not in bucket.objects
+    assert [r.getMessage() for r in caplog.records] == [
+        f"Re-running {only}, the only verified backup: p/latest-verified.json removed until verify passes"
+    ]
+
+
+def test_unpointing_another_folder_or_without_a_readable_pointer_changes_nothing() -> None:
+    from airflow_ops.backup.pointer import unpoint_folder
+
+    bucket = FakeBucket()
+    first = _verified_folder(bucket, 1)
+    second = _verified_folder(bucket, 2)
+    assert unpoint_folder(bucket, "b", "p", first) == f"{second}/metadata.dump"
+    bucket.put_object("b", "p/latest-verified.json", b"{broken")
+    assert unpoint_folder(bucket, "b", "p", second) is None
+    assert bucket.objects["p/latest-verified.json"][0] == b"{broken"
+    assert unpoint_folder(FakeBucket(), "b", "p", first) is None
+
+
+def test_a_verified_record_is_read_from_its_folder() -> None:
+    from airflow_ops.backup.pointer import read_verified_record
+
+    bucket = FakeBucket()
+    folder = _verified_folder(bucket, 2)
+    record = read_verified_record(bucket, "b", f"/{folder}/")
+    assert record is not None and record.key == f"{folder}/metadata.dump"
+    assert read_verified_record(bucket, "b", "p/2026-11-09T000000Z") is None
+
+
+def test_a_failed_delete_is_one_backup_error_naming_the_store() -> None:
+    class Refusing(FakeBucket):
+        def delete_objects(self, Bucket: str, Delete: dict[str, Any]) -> dict[str, Any]:
+            return {"Errors": [{"Key": o["Key"], "Code": "AccessDenied"} for o in Delete["Objects"]]}
+
+    bucket = Refusing()
+    for key, (body, _) in _bucket().objects.items():
+        bucket.put_object("b", key, body)
+    with pytest.raises(
+        BackupError, match=r"^retention: could not delete 9 object\(s\) in s3://b/ \(AccessDenied\)"
+    ):
+        apply_retention(bucket, "b", "p", KEEP_TWO)

@@ -406,3 +406,73 @@ def test_the_refusal_of_a_future_cutoff_names_the_cutoff_the_clock_and_the_fix()
         "refusing to clean: cutoff 2020-01-01T00:00:00 has no time zone, so it cannot be shown to lie in the "
         "past; pass an aware UTC datetime"
     )
+
+
+def test_the_gate_verdicts_in_full() -> None:
+    from airflow_ops.dbclean.backup_gate import BackupStatus
+
+    where = "s3://b/p/latest-verified.json"
+    assert check_latest_backup(FakeBucket(), "b", "p", 26, now=NOW) == BackupStatus(
+        None, None, None, False, f"no verified backup pointer at {where}"
+    )
+    broken = FakeBucket()
+    broken.put_object("b", "p/latest-verified.json", b"[]")
+    assert check_latest_backup(broken, "b", "p", 26, now=NOW) == BackupStatus(
+        None, None, None, False, f"cannot read {where}: {where} holds JSON but not a pointer object"
+    )
+    key = "p/2026-11-23T000000Z/metadata.dump"
+    assert check_latest_backup(_pointer(1.2345), "b", "p", 26, now=NOW) == BackupStatus(
+        key,
+        "2026-11-23T10:45:55.800000+00:00",
+        1.23,
+        True,
+        f"latest verified backup {key} is 1.2 h old (limit 26 h)",
+    )
+    other = {"system_identifier": "1", "dbname": "staging"}
+    assert check_latest_backup(_pointer(2, other), "b", "p", 26, now=NOW, database=DB) == BackupStatus(
+        key,
+        "2026-11-23T10:00:00+00:00",
+        2.0,
+        False,
+        f"{where} is a backup of database 'staging' of cluster 1, but this DAG purges database 'airflow' "
+        "of cluster 7714290499644688497: point backup_bucket/backup_prefix at the backup DAG of this "
+        "database",
+    )
+
+
+def test_a_pointer_without_time_zone_is_read_as_utc() -> None:
+    bucket = FakeBucket()
+    write_latest_verified(bucket, "b", "p", VerifiedBackup(key="k", verified_at="2026-11-23T09:00:00"))
+    status = check_latest_backup(bucket, "b", "p", 26, now=NOW)
+    assert (status.age_hours, status.verified_at) == (3.0, "2026-11-23T09:00:00+00:00")
+
+
+def test_the_gate_without_now_measures_against_the_clock() -> None:
+    bucket = FakeBucket()
+    verified = dt.datetime.now(dt.UTC) - dt.timedelta(hours=5)
+    write_latest_verified(bucket, "b", "p", VerifiedBackup(key="k", verified_at=verified.isoformat()))
+    assert check_latest_backup(bucket, "b", "p", 26).age_hours == 5.0
+
+
+def test_the_note_names_the_database_that_cannot_be_confirmed() -> None:
+    status = check_latest_backup(_pointer(2), "b", "p", 26, now=NOW, database=DB)
+    assert status.notes == [
+        "s3://b/p/latest-verified.json does not say which database it backs up (written before airflow-ops "
+        "recorded it): cannot confirm it is database 'airflow' of cluster 7714290499644688497; the next "
+        "verified backup records it"
+    ]
+
+
+def test_the_refusal_says_how_to_get_a_backup_or_override() -> None:
+    status = check_latest_backup(_pointer(48), "b", "p", 26, now=NOW)
+    with pytest.raises(BackupNotVerifiedError) as caught:
+        require_recent_backup(status, override=False)
+    assert str(caught.value) == (
+        "refusing to purge the metadata DB: latest verified backup p/2026-11-23T000000Z/metadata.dump "
+        "is 48.0 h old (limit 26 h). Run the metadata backup DAG (ops_metadata_backup) and let it verify, "
+        "or trigger this DAG with param `skip_backup_check: true` if you accept purging without a recent "
+        "verified backup."
+    )
+    assert require_recent_backup(status, override=True) == [
+        f"backup check overridden by param: {status.reason}"
+    ]

@@ -131,6 +131,17 @@ def test_kept_come_newest_first_and_expired_oldest_first_whatever_the_input_orde
 
 @pytest.mark.parametrize("field", ["keep_last", "keep_daily", "keep_weekly", "keep_monthly"])
 def test_a_negative_count_is_refused_and_zero_is_allowed(field: str) -> None:
-    with pytest.raises(ValueError, match="retention counts must be >= 0"):
+    with pytest.raises(ValueError, match=r"^retention counts must be >= 0 \(got GfsPolicy\("):
         GfsPolicy(**{field: -1})
     assert getattr(GfsPolicy(**{field: 0}), field) == 0
+
+
+def test_items_are_ordered_by_their_date_not_by_themselves() -> None:
+    """Export names sort the other way round from their dates here: the order must follow ``when``."""
+    dates = {"c-oldest": _utc(2026, 1, 1), "b-middle": _utc(2026, 1, 2), "a-newest": _utc(2026, 1, 3)}
+    policy = GfsPolicy(keep_last=2, keep_daily=0, keep_weekly=0, keep_monthly=0)
+    names = ["b-middle", "c-oldest", "a-newest"]
+    assert policy.select_kept(names, dates.__getitem__) == ["a-newest", "b-middle"]
+    three = ["b-middle", "c-oldest", "a-newest", "d-older"]
+    dates["d-older"] = _utc(2025, 12, 31)
+    assert policy.select_expired(three, dates.__getitem__) == ["d-older", "c-oldest"]
