@@ -131,10 +131,12 @@ def test_a_selection_holding_the_folder_the_pointer_names_is_refused() -> None:
         VerifiedBackup(key=f"{NOV[2]}/metadata.dump", verified_at="2026-11-03T01:00:00+00:00"),
     )
     before = dict(bucket.objects)
-    with pytest.raises(
-        BackupError, match=f"refusing to delete {NOV[2]}, which the latest-verified pointer names"
-    ):
+    with pytest.raises(BackupError) as caught:
         apply_retention(bucket, "b", "p", _Selects(NOV[:3]))
+    assert str(caught.value) == (
+        f"retention: refusing to delete {NOV[2]}, which the latest-verified pointer names; nothing was "
+        "deleted (re-run the backup so the pointer moves on a newer verified backup)"
+    )
     assert bucket.objects == before
 
 
@@ -393,6 +395,7 @@ def test_replacing_an_unreadable_pointer_is_logged(caplog: pytest.LogCaptureFixt
     bucket.put_object("b", "p/latest-verified.json", b"[]")
     caplog.set_level("WARNING", logger="airflow_ops.backup.pointer")
     mark_verified(bucket, _manifest(1), "p", "2026-11-01T00:10:00+00:00", False)
+    assert {r.name for r in caplog.records} == {"airflow_ops.backup.pointer"}
     assert [r.getMessage() for r in caplog.records] == [
         "Replacing an unreadable pointer: s3://b/p/latest-verified.json holds JSON but not a pointer object"
     ]
@@ -439,6 +442,7 @@ def test_unpointing_the_only_verified_backup_removes_the_pointer(caplog: pytest.
     caplog.set_level("WARNING", logger="airflow_ops.backup.pointer")
     assert unpoint_folder(bucket, "b", "p", only) is None
     assert "p/latest-verified.json" not in bucket.objects
+    assert {r.name for r in caplog.records} == {"airflow_ops.backup.pointer"}
     assert [r.getMessage() for r in caplog.records] == [
         f"Re-running {only}, the only verified backup: p/latest-verified.json removed until verify passes"
     ]
@@ -479,3 +483,16 @@ def test_a_failed_delete_is_one_backup_error_naming_the_store() -> None:
         BackupError, match=r"^retention: could not delete 9 object\(s\) in s3://b/ \(AccessDenied\)"
     ):
         apply_retention(bucket, "b", "p", KEEP_TWO)
+
+
+def test_an_unreadable_verified_record_names_where_it_is() -> None:
+    from airflow_ops.backup.pointer import read_verified_record
+    from airflow_ops.storage import StorageError
+
+    bucket = FakeBucket()
+    bucket.put_object("b", "p/2026-11-02T000000Z/verified.json", b'{"key": "k"}')
+    with pytest.raises(StorageError) as caught:
+        read_verified_record(bucket, "b", "p/2026-11-02T000000Z")
+    assert str(caught.value) == (
+        "s3://b/p/2026-11-02T000000Z/verified.json is not a verified-backup record: it has no 'verified_at'"
+    )

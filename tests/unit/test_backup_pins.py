@@ -146,3 +146,39 @@ def test_an_unreadable_pin_still_reads_as_a_pin_saying_why() -> None:
 )
 def test_describe_names_the_stamp_reason_who_and_when(pin: dict[str, Any], text: str) -> None:
     assert describe(pin) == text
+
+
+def test_the_pin_file_is_indented_json() -> None:
+    bucket = _with_dump()
+    pin_backup(bucket, "b", "p", FOLDER, "why", "alice", now=AT)
+    assert bucket.objects[f"{FOLDER}/pinned.json"][0].decode() == (
+        "{\n"
+        '  "format": 1,\n'
+        f'  "folder": "{FOLDER}",\n'
+        '  "reason": "why",\n'
+        '  "pinned_by": "alice",\n'
+        '  "pinned_at": "2026-11-24T10:00:00+00:00"\n'
+        "}"
+    )
+    assert bucket.content_types[f"{FOLDER}/pinned.json"] == "application/json"
+
+
+@pytest.mark.parametrize("code", ["404", "NoSuchKey", "NotFound"])
+def test_each_not_found_code_means_no_backup_and_no_pin(code: str) -> None:
+    class Missing(FakeBucket):
+        def head_object(self, Bucket: str, Key: str) -> dict[str, Any]:
+            exc = Exception(Key)
+            exc.response = {"Error": {"Code": code}}  # type: ignore[attr-defined]
+            raise exc
+
+    with pytest.raises(BackupError, match="nothing to pin"):
+        pin_backup(Missing(), "b", "p", FOLDER, "why", "alice", now=AT)
+    assert unpin_backup(Missing(), "b", "p", FOLDER) is False
+
+
+def test_a_deeper_name_and_a_prefix_starting_with_x_keep_their_parts() -> None:
+    bucket = FakeBucket()
+    bucket.put_object("b", "Xbackups/2026-11-23T000000Z/metadata.dump", b"dump")
+    record = pin_backup(bucket, "b", "/Xbackups/", "a/b/2026-11-23T000000Z", "why", "alice", now=AT)
+    assert record["folder"] == "Xbackups/2026-11-23T000000Z"
+    assert describe({"folder": "a/b/2026-11-23T000000Z", "reason": "r"}) == "2026-11-23T000000Z (r)"

@@ -476,3 +476,11 @@ def test_the_refusal_says_how_to_get_a_backup_or_override() -> None:
     assert require_recent_backup(status, override=True) == [
         f"backup check overridden by param: {status.reason}"
     ]
+
+
+def test_the_age_is_hours_and_a_backup_exactly_at_the_limit_passes() -> None:
+    status = check_latest_backup(_pointer(48), "b", "p", 48, now=NOW)
+    assert (status.ok, status.age_hours) == (True, 48.0)
+    other = {"system_identifier": "1", "dbname": "staging"}
+    mismatch = check_latest_backup(_pointer(1.2345, other), "b", "p", 48, now=NOW, database=DB)
+    assert (mismatch.ok, mismatch.age_hours) == (False, 1.23)

@@ -210,3 +210,20 @@ def test_the_protected_folders_are_this_workers_dags_and_plugins_folders(
         "[core] dags_folder": "/opt/airflow/dags",
         "[core] plugins_folder": "/opt/airflow/plugins",
     }
+
+
+def test_a_protected_folder_at_slash_covers_every_root(tmp_path: Path) -> None:
+    with pytest.raises(DangerousRootError, match="overlaps the x '/'"):
+        check_root(LogRoot("x", str(tmp_path / "logs")), {"x": "/"}, homes=set())
+
+
+def test_an_unset_protected_folder_does_not_end_the_checks(tmp_path: Path) -> None:
+    protected = {"[core] plugins_folder": "", "[core] dags_folder": str(tmp_path)}
+    with pytest.raises(DangerousRootError, match="overlaps the \\[core\\] dags_folder"):
+        check_root(LogRoot("x", str(tmp_path / "logs")), protected, homes=set())
+
+
+def test_folders_set_empty_in_the_configuration_protect_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRFLOW__CORE__DAGS_FOLDER", "")
+    monkeypatch.setenv("AIRFLOW__CORE__PLUGINS_FOLDER", "")
+    assert protected_paths() == {"[core] dags_folder": "", "[core] plugins_folder": ""}
