@@ -11,7 +11,7 @@ Each mutant runs only the unit tests that reach the mutated function (mutmut's o
 coverage) from the files listed for its module. Writes ``mutation-results.json`` (module -> score,
 killed, survived, not run, and each survivor) and prints every survivor. The score counts mutants
 that no test runs as surviving. ``MUTATION_MODULES=retention.py,backup/pins.py`` limits the run.
-Equivalent mutants are listed, with the reason, in ``docs/mutation-equivalents.md``.
+Scores before and after, and the equivalent mutants with the reason, are in ``docs/mutation.md``.
 """
 
 from __future__ import annotations

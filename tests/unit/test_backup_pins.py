@@ -62,7 +62,7 @@ def test_a_pin_needs_a_reason(reason: str) -> None:
     assert f"{FOLDER}/pinned.json" not in bucket.objects
 
 
-@pytest.mark.parametrize("name", ["latest", "2026-11-23", "p/2026-11-23T0000Z"])
+@pytest.mark.parametrize("name", ["latest", "2026-11-23", "p/2026-11-23T0000Z", "2026-11-23T000000ZX"])
 def test_a_name_that_is_not_a_backup_stamp_is_refused(name: str) -> None:
     with pytest.raises(BackupError) as caught:
         pin_backup(_with_dump(), "b", "p", name, "why", "alice", now=AT)
