@@ -123,3 +123,7 @@ clean: ## Remove the virtualenv and caches
 validate: $(STAMP) check-generated ## Drift check, DAG import/policy tests, airflow.cfg profiles: lint + Airflow schema
 	$(BIN)/pytest -q -p no:cacheprovider tests/dags
 	$(BIN)/airflow-ops render-cfg --validate-all
+
+.PHONY: mutation
+mutation: $(STAMP) ## mutmut on the rules that delete, keep or refuse: mutation-results.json, every survivor (MUTATION_MODULES=a.py,b.py)
+	nice -n 10 $(BIN)/python scripts/mutation.py

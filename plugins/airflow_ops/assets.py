@@ -30,8 +30,9 @@ emitted by hand. Before purging anything, a consumer must therefore read the
                                                # which DB this backs up (absent before 2026-12)
       }
 
-  ``airflow_ops.backup.pointer.read_latest_verified(client, bucket, prefix)`` returns it parsed
-  (or ``None``); use ``verified_at`` to decide whether the backup is recent enough.
+  ``airflow_ops.backup.pointer.read_latest_verified(client, bucket, prefix)`` returns it parsed as a
+  ``VerifiedBackup`` (or ``None``), the one type that the writer uses too; use its ``verified_at``
+  to decide whether the backup is recent enough.
 """
 
 from __future__ import annotations

@@ -54,11 +54,15 @@ class GfsPolicy:
 
     def select_kept(self, items: Sequence[T], when: Callable[[T], dt.datetime]) -> list[T]:
         """The items this policy keeps, newest first."""
-        kept = [item for item, why in zip(items, self.reasons(items, when), strict=True) if why]
-        return sorted(kept, key=when, reverse=True)
+        return sorted(self._partition(items, when)[True], key=when, reverse=True)
 
     def select_expired(self, items: Sequence[T], when: Callable[[T], dt.datetime]) -> list[T]:
         """The items this policy lets go, oldest first."""
-        return sorted(
-            (item for item, why in zip(items, self.reasons(items, when), strict=True) if not why), key=when
-        )
+        return sorted(self._partition(items, when)[False], key=when)
+
+    def _partition(self, items: Sequence[T], when: Callable[[T], dt.datetime]) -> dict[bool, list[T]]:
+        """``{True: kept, False: expired}``, each in the order of ``items``."""
+        out: dict[bool, list[T]] = {True: [], False: []}
+        for item, why in zip(items, self.reasons(items, when), strict=True):
+            out[bool(why)].append(item)
+        return out

@@ -153,15 +153,15 @@ def test_verified_backup_emits_the_asset_and_moves_the_pointer(
     conn.close()
     pointer = read_latest_verified(s3_server.client(), BUCKET, PREFIX)
     assert pointer is not None
-    assert pointer["key"] == f"{PREFIX}/{STAMP}/metadata.dump"
-    assert pointer["full_restore_checked"] is True
+    assert pointer.key == f"{PREFIX}/{STAMP}/metadata.dump"
+    assert pointer.full_restore_checked is True
     # Issue 14 item 8: the pointer says which database it is a backup of.
     conn = _connect(airflow)
     with conn.cursor() as cur:
         cur.execute("SELECT system_identifier::text, current_database() FROM pg_control_system()")
         sysid, dbname = cur.fetchone()
     conn.close()
-    assert pointer["database"] == {"system_identifier": sysid, "dbname": dbname}
+    assert pointer.database == {"system_identifier": sysid, "dbname": dbname}
 
 
 def test_redacted_config_and_package_list_sit_next_to_the_dump_without_secrets(

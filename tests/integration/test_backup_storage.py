@@ -113,7 +113,7 @@ def test_pointer_never_moves_back_to_an_older_backfilled_date(
     assert mark_verified(client, new, prefix, "2026-11-02T00:10:00+00:00", False)
     assert not mark_verified(client, old, prefix, "2026-11-02T00:20:00+00:00", False)
     pointer = read_latest_verified(client, BUCKET, prefix)
-    assert pointer is not None and pointer["key"] == new.key and pointer["sha256"] == new.sha256
+    assert pointer is not None and pointer.key == new.key and pointer.sha256 == new.sha256
 
 
 def _cli(s3: MotoServer, *args: str) -> subprocess.CompletedProcess[str]:

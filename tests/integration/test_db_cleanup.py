@@ -10,7 +10,7 @@ import psycopg2
 import pytest
 
 from airflow_ops import compat
-from airflow_ops.backup.pointer import write_latest_verified
+from airflow_ops.backup.pointer import VerifiedBackup, write_latest_verified
 from tests.harness import AirflowStack, MotoServer
 
 pytestmark = pytest.mark.airflow
@@ -42,15 +42,15 @@ def _pointer(s3: MotoServer, hours_ago: float, database: dict[str, Any] | None =
         s3.client(),
         "airflow-ops-backups",
         "metadata-backup",
-        {
-            "dag_id": "ops_metadata_backup",
-            "logical_date": verified.isoformat(),
-            "key": "metadata-backup/test/metadata.dump",
-            "verified_at": verified.isoformat(),
-            "sha256": "0" * 64,
-            "size_bytes": 1,
-            **({"database": database} if database is not None else {}),
-        },
+        VerifiedBackup(
+            dag_id="ops_metadata_backup",
+            logical_date=verified.isoformat(),
+            key="metadata-backup/test/metadata.dump",
+            verified_at=verified.isoformat(),
+            sha256="0" * 64,
+            size_bytes=1,
+            database=database or {},
+        ),
     )
 
 

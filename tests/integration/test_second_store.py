@@ -119,7 +119,7 @@ def test_backup_verify_and_restore_cli_on_s3rver_without_list_multipart_uploads(
     )
     assert out["sha256_ok"] and out["full_restore"].startswith("ok") and out["pointer_moved"]
     pointer = read_latest_verified(client, BUCKET, prefix)
-    assert pointer is not None and pointer["key"] == first.key
+    assert pointer is not None and pointer.key == first.key
 
     done = _restore_cli(
         s3rver_server, "--prefix", prefix, "--backup", "2026-11-01T000000Z", "--target-url",

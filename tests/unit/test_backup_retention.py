@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import io
-from typing import Any
 
 import pytest
 
 from airflow_ops.backup.catalog import BackupEntry
 from airflow_ops.backup.layout import stamp
 from airflow_ops.backup.retention import RetentionPolicy
+from tests.unit.fake_s3 import FakeBucket
 
 END = dt.datetime(2026, 11, 23, tzinfo=dt.UTC)  # a Monday
 
@@ -141,11 +140,13 @@ def test_the_restore_cli_says_which_fernet_key_the_restored_db_needs() -> None:
 
 
 def test_a_pointer_without_a_logical_date_never_blocks_a_verified_backup() -> None:
-    from airflow_ops.backup.pointer import _pointer_when
+    from airflow_ops.backup.pointer import VerifiedBackup
 
-    assert _pointer_when({"key": "x"}) is None
-    assert _pointer_when({"logical_date": "not a date"}) is None
-    assert _pointer_when({"logical_date": "2026-11-23T00:00:00+00:00"}) is not None
+    assert VerifiedBackup(key="x", verified_at="2026-11-23").when is None
+    assert VerifiedBackup(key="x", verified_at="2026-11-23", logical_date="not a date").when is None
+    assert VerifiedBackup(
+        key="x", verified_at="2026-11-23", logical_date="2026-11-23T00:00:00+00:00"
+    ).when == (dt.datetime(2026, 11, 23, tzinfo=dt.UTC))
 
 
 def test_retention_deletes_every_verified_marker_before_any_dump() -> None:
@@ -163,44 +164,7 @@ def test_retention_deletes_every_verified_marker_before_any_dump() -> None:
     assert sorted(ordered) == sorted(keys)
 
 
-class _Bucket:
-    """One bucket as a dict (body, metadata), with the calls the pointer helpers make (a fake)."""
-
-    class NoSuchKey(Exception):
-        pass
-
-    def __init__(self) -> None:
-        self.objects: dict[str, tuple[bytes, dict[str, str]]] = {}
-        self.exceptions = self
-
-    def put_object(self, Bucket: str, Key: str, Body: bytes, Metadata: Any = None, **_: Any) -> None:
-        self.objects[Key] = (Body, dict(Metadata or {}))
-
-    def get_object(self, Bucket: str, Key: str) -> dict[str, Any]:
-        if Key not in self.objects:
-            raise self.NoSuchKey(Key)
-        body, meta = self.objects[Key]
-        return {"Body": io.BytesIO(body), "Metadata": meta}
-
-    def head_object(self, Bucket: str, Key: str) -> dict[str, Any]:
-        body, meta = self.objects[Key]
-        return {"ContentLength": len(body), "Metadata": meta}
-
-    def delete_object(self, Bucket: str, Key: str) -> None:
-        self.objects.pop(Key, None)
-
-    def get_paginator(self, name: str) -> Any:
-        bucket = self
-
-        class Pages:
-            def paginate(self, Bucket: str, Prefix: str, **_: Any) -> list[dict[str, Any]]:
-                keys = sorted(k for k in bucket.objects if k.startswith(Prefix))
-                return [{"Contents": [{"Key": k, "Size": len(bucket.objects[k][0])} for k in keys]}]
-
-        return Pages()
-
-
-def _verified(bucket: _Bucket, day: int) -> str:
+def _verified(bucket: FakeBucket, day: int) -> str:
     from airflow_ops.backup.pointer import mark_verified
 
     folder = f"p/2026-11-{day:02d}T000000Z"
@@ -227,13 +191,13 @@ def test_a_rerun_of_the_pointed_date_points_back_at_the_previous_verified_backup
     the pointer names the previous verified backup, or nothing (issue 13, kill matrix)."""
     from airflow_ops.backup.pointer import read_latest_verified, unpoint_folder
 
-    bucket = _Bucket()
+    bucket = FakeBucket()
     first = _verified(bucket, 1)
     second = _verified(bucket, 2)
-    assert read_latest_verified(bucket, "b", "p")["key"] == f"{second}/metadata.dump"  # type: ignore[index]
+    assert read_latest_verified(bucket, "b", "p").key == f"{second}/metadata.dump"
     assert unpoint_folder(bucket, "b", "p", first) == f"{second}/metadata.dump"  # not the pointed one
     assert unpoint_folder(bucket, "b", "p", second) == f"{first}/metadata.dump"
-    assert read_latest_verified(bucket, "b", "p")["key"] == f"{first}/metadata.dump"  # type: ignore[index]
+    assert read_latest_verified(bucket, "b", "p").key == f"{first}/metadata.dump"
     bucket.delete_object("b", f"{first}/verified.json")
     bucket.put_object("b", "p/latest-verified.json", bucket.objects[f"{second}/verified.json"][0])
     assert unpoint_folder(bucket, "b", "p", second) is None

@@ -17,6 +17,13 @@ from airflow_ops.backup.layout import PINNED_NAME, parse_stamp
 PIN_FORMAT = 1
 
 
+def _not_found(exc: BaseException) -> bool:
+    """Whether a HEAD failed because the key is not there (S3 answers 404 to HEAD, without a body)."""
+    from airflow_ops.storage import error_code
+
+    return error_code(exc) in ("404", "NoSuchKey", "NotFound")
+
+
 def _folder(prefix: str, backup: str) -> str:
     """The folder of ``backup`` (a stamp such as 2026-11-23T000000Z, or its folder) under ``prefix``."""
     stamp = backup.strip("/").rsplit("/", 1)[-1]
@@ -41,8 +48,7 @@ def pin_backup(
     try:
         client.head_object(Bucket=bucket, Key=f"{folder}/{DUMP_NAME}")
     except Exception as exc:
-        code = str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
-        if code in ("404", "NoSuchKey", "NotFound"):
+        if _not_found(exc):
             raise BackupError(f"no backup at s3://{bucket}/{folder}/: nothing to pin (see --list)") from None
         raise
     record = {
@@ -65,8 +71,7 @@ def unpin_backup(client: Any, bucket: str, prefix: str, backup: str) -> bool:
     try:
         client.head_object(Bucket=bucket, Key=key)
     except Exception as exc:
-        code = str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
-        if code in ("404", "NoSuchKey", "NotFound"):
+        if _not_found(exc):
             return False
         raise
     client.delete_object(Bucket=bucket, Key=key)

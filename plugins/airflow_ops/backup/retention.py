@@ -76,10 +76,15 @@ class RetentionResult:
 def apply_retention(
     client: Any, bucket: str, prefix: str, policy: RetentionPolicy, dry_run: bool = False
 ) -> RetentionResult:
-    """Delete the expired backup folders (or only list them when ``dry_run``)."""
+    """Delete the expired backup folders (or only list them when ``dry_run``).
+
+    Whatever ``policy`` selects, a selection holding a pinned backup, the newest verified one or
+    the one the latest-verified pointer names is refused before anything is deleted.
+    """
     backups = list_backups(client, bucket, prefix)
     expired = policy.select_expired(backups)
     expired_folders = {b.folder for b in expired}
+    refuse_losing_the_newest_verified(client, bucket, prefix, backups, expired_folders)
     result = RetentionResult(
         dry_run=dry_run,
         kept=[b.folder for b in backups if b.folder not in expired_folders],
@@ -112,6 +117,33 @@ def apply_retention(
         except StorageError as exc:
             raise BackupError(f"retention: {exc}") from None
     return result
+
+
+def refuse_losing_the_newest_verified(
+    client: Any, bucket: str, prefix: str, backups: Sequence[BackupEntry], doomed: set[str]
+) -> None:
+    """Raise :class:`BackupError` (one line) when ``doomed`` holds the newest verified backup, or
+    the folder the latest-verified pointer names: the DB cleanup gate and the restore trust them."""
+    from airflow_ops.backup.pointer import read_latest_verified
+    from airflow_ops.storage import StorageError
+
+    verified = [b for b in backups if b.verified]
+    if verified:
+        newest = max(verified, key=lambda b: b.when)
+        if newest.folder in doomed:
+            raise BackupError(
+                f"retention: refusing to delete {newest.folder}, the newest verified backup; nothing was "
+                "deleted (the policy selected it: check the retention settings)"
+            )
+    try:
+        pointer = read_latest_verified(client, bucket, prefix)
+    except StorageError:
+        pointer = None  # unreadable: the newest verified backup above is what stands in for it
+    if pointer is not None and pointer.folder in doomed:
+        raise BackupError(
+            f"retention: refusing to delete {pointer.folder}, which the latest-verified pointer names; "
+            "nothing was deleted (re-run the backup so the pointer moves on a newer verified backup)"
+        )
 
 
 def markers_first(keys: list[str]) -> list[str]:

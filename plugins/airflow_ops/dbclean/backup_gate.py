@@ -46,20 +46,14 @@ def check_latest_backup(
         return BackupStatus(None, None, None, False, f"cannot read {where}: {exc}")
     if pointer is None:
         return BackupStatus(None, None, None, False, f"no verified backup pointer at {where}")
-    raw = pointer.get("verified_at")
-    try:
-        verified = dt.datetime.fromisoformat(str(raw))
-    except ValueError:
-        return BackupStatus(
-            pointer.get("key"), None, None, False, f"{where}: verified_at {raw!r} is not ISO 8601"
-        )
+    verified = dt.datetime.fromisoformat(pointer.verified_at)  # the record checked it is ISO 8601
     if verified.tzinfo is None:
         verified = verified.replace(tzinfo=dt.UTC)
     age = (now - verified).total_seconds() / 3600
     ok = age <= max_age_hours
-    reason = f"latest verified backup {pointer.get('key')} is {age:.1f} h old (limit {max_age_hours:g} h)"
+    reason = f"latest verified backup {pointer.key} is {age:.1f} h old (limit {max_age_hours:g} h)"
     notes: list[str] = []
-    backed_up: Mapping[str, Any] = pointer.get("database") or {}
+    backed_up: Mapping[str, Any] = pointer.database
     if database is not None and not backed_up:
         notes.append(
             f"{where} does not say which database it backs up (written before airflow-ops recorded it): "
@@ -67,14 +61,14 @@ def check_latest_backup(
         )
     elif database is not None and not same_database(backed_up, database):
         return BackupStatus(
-            pointer.get("key"),
+            pointer.key,
             verified.isoformat(),
             round(age, 2),
             False,
             f"{where} is a backup of {describe(backed_up)}, but this DAG purges {describe(database)}: "
             "point backup_bucket/backup_prefix at the backup DAG of this database",
         )
-    return BackupStatus(pointer.get("key"), verified.isoformat(), round(age, 2), ok, reason, notes)
+    return BackupStatus(pointer.key, verified.isoformat(), round(age, 2), ok, reason, notes)
 
 
 def require_recent_backup(status: BackupStatus, override: bool) -> list[str]:

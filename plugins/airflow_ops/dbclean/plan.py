@@ -7,6 +7,33 @@ import math
 from dataclasses import dataclass
 
 from airflow_ops.dbclean.tables import effective_tables
+from airflow_ops.exceptions import AirflowOpsError
+
+
+class FutureCutoffError(AirflowOpsError):
+    """A ``db clean`` cutoff that is not in the past: it would purge rows still inside their retention."""
+
+
+def refuse_future_cutoff(cutoff: dt.datetime, now: dt.datetime | None = None) -> dt.datetime:
+    """Return ``cutoff`` when it lies before both ``now`` (the run's clock) and the wall clock; else raise.
+
+    ``airflow db clean --clean-before-timestamp`` trusts its argument: a cutoff at or after now
+    purges every row of the table. Checked against the real clock as well, so a wrong ``now``
+    from the caller cannot wave one through.
+    """
+    clock = dt.datetime.now(dt.UTC)
+    if cutoff.tzinfo is None:
+        raise FutureCutoffError(
+            f"refusing to clean: cutoff {cutoff.isoformat()} has no time zone, so it cannot be shown to lie "
+            "in the past; pass an aware UTC datetime"
+        )
+    if cutoff >= clock or (now is not None and cutoff >= now):
+        raise FutureCutoffError(
+            f"refusing to clean: cutoff {cutoff.isoformat()} is not in the past (now "
+            f"{min(clock, now or clock).isoformat()}); airflow db clean would purge rows still inside their "
+            "retention: check retention_days and the worker's clock"
+        )
+    return cutoff
 
 
 @dataclass(frozen=True)
@@ -21,7 +48,8 @@ class CleanGroup:
         return effective_tables(self.tables)
 
     def final_cutoff(self, now: dt.datetime) -> dt.datetime:
-        return now - dt.timedelta(days=self.retention_days)
+        """Rows older than this go: ``retention_days`` before ``now`` (refused unless in the past)."""
+        return refuse_future_cutoff(now - dt.timedelta(days=self.retention_days), now)
 
 
 def groups(tables: list[str], days_for: dict[str, int]) -> list[CleanGroup]:

@@ -14,7 +14,7 @@ from typing import Any
 
 from airflow_ops.connections import PostgresTarget
 from airflow_ops.dbclean import runner
-from airflow_ops.dbclean.plan import groups, windows
+from airflow_ops.dbclean.plan import groups, refuse_future_cutoff, windows
 from airflow_ops.dbclean.tables import cleanable
 
 
@@ -33,17 +33,17 @@ def run_clean(
 ) -> dict[str, Any]:
     """Clean every group in windows (a dry run counts once, at the final cutoff); return per-table rows."""
     now = now or dt.datetime.now(dt.UTC)
-    cli = runner.DbCli(target, timeout_s=settings.timeout_s)
     here, unknown_here = cleanable(settings.tables)
     plan = groups(here, dict(settings.retention_days))
+    finals = [group.final_cutoff(now) for group in plan]  # refused here, before the DB is touched
+    cli = runner.DbCli(target, timeout_s=settings.timeout_s)
     all_tables = list(dict.fromkeys(t for g in plan for t in g.effective))
     before = runner.count_rows(target, all_tables)
     archives_before = set(runner.archive_tables(target))
     would: dict[str, int] = {}
     invocations: list[dict[str, Any]] = []
     started = time.monotonic()
-    for group in plan:
-        final = group.final_cutoff(now)
+    for group, final in zip(plan, finals, strict=True):
         if dry_run:
             cutoffs = [final]
         else:
@@ -52,7 +52,9 @@ def run_clean(
             )
         for cutoff in cutoffs:
             t0 = time.monotonic()
-            found = cli.clean(cutoff, list(group.tables), settings.batch_size, dry_run)
+            found = cli.clean(
+                refuse_future_cutoff(cutoff, now), list(group.tables), settings.batch_size, dry_run
+            )
             invocations.append(
                 {
                     "retention_days": group.retention_days,
