@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from airflow_ops import compat
 from airflow_ops.notifiers import deadline_alert, deadline_details, deadline_missed
 
 CONTEXT = {  # what Airflow's scheduler hands the callback (Deadline.handle_miss)
@@ -32,9 +33,16 @@ def test_no_deadline_block_no_deadline_alert() -> None:
 
 def test_the_deadline_alert_is_airflows_own_with_an_importable_async_callback() -> None:
     import datetime as dt
+    import importlib
 
-    from airflow.sdk import AsyncCallback, DeadlineReference
-    from airflow.sdk._shared.module_loading import import_string
+    from airflow.sdk.definitions.deadline import DeadlineReference
+
+    # AsyncCallback lives in definitions.callback from 3.2, in definitions.deadline on 3.1.
+    async_callback = getattr(
+        importlib.import_module("airflow.sdk.definitions.deadline"), "AsyncCallback", None
+    )
+    if async_callback is None or compat.capabilities()["callback_module"]:
+        async_callback = importlib.import_module("airflow.sdk.definitions.callback").AsyncCallback
 
     alerts = {"email": None, "webhook": {"conn_id": "hook", "timeout_seconds": 10.0}}
     alert = deadline_alert(
@@ -42,8 +50,9 @@ def test_the_deadline_alert_is_airflows_own_with_an_importable_async_callback() 
     )
     assert alert.reference == DeadlineReference.DAGRUN_LOGICAL_DATE
     assert alert.interval == dt.timedelta(seconds=30)
-    assert isinstance(alert.callback, AsyncCallback)
-    assert import_string(alert.callback.path) is deadline_missed
+    assert isinstance(alert.callback, async_callback)
+    module, _, name = alert.callback.path.rpartition(".")
+    assert getattr(importlib.import_module(module), name) is deadline_missed
     # JSON-native kwargs: Airflow compares them with the stored row to keep one dag_version.
     assert json.loads(json.dumps(alert.callback.kwargs)) == alert.callback.kwargs
     assert alert.callback.kwargs == {"alerts": alerts, "deadline": {"minutes": 0.5, "after": "logical_date"}}

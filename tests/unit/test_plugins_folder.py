@@ -75,7 +75,7 @@ def test_the_plugins_folder_holds_runtime_code_only() -> None:
 def test_a_whole_repository_sync_parses_only_dags() -> None:
     """git-sync of the whole repository into a dags folder: every other folder with Python is ignored."""
     ignored = {
-        line.strip().rstrip("/")
+        line.strip().removesuffix("/**")
         for line in (REPO / ".airflowignore").read_text().splitlines()
         if line.strip() and not line.startswith("#")
     }
