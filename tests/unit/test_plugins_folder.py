@@ -27,7 +27,7 @@ except ImportError:  # 3.1: the same walk over [core] plugins_folder, into modul
     from airflow.configuration import conf
     conf.set("core", "plugins_folder", sys.argv[1])
     pm.settings.PLUGINS_FOLDER = sys.argv[1]
-    pm.plugins, pm.import_errors = [], {}
+    pm.plugins, pm.import_errors, pm.loaded_plugins = [], {}, set()
     before = set(sys.modules)
     pm.load_plugins_from_plugin_directory()
     plugins, errors = pm.plugins, pm.import_errors
