@@ -34,7 +34,7 @@ MODULES: dict[str, list[str]] = {
     "backup/pins.py": ["test_backup_pins.py", "test_backup_apply_retention.py"],
     "backup/pointer.py": ["test_backup_apply_retention.py", "test_backup_retention.py", "test_db_cleanup.py"],
     "logcleanup/roots.py": ["test_log_cleanup.py", "test_log_roots.py"],
-    "logcleanup/sweep.py": ["test_log_cleanup.py"],
+    "logcleanup/sweep.py": ["test_log_cleanup.py", "test_log_sweep.py"],
     "dbclean/plan.py": ["test_db_cleanup.py"],
     "dbclean/backup_gate.py": ["test_db_cleanup.py"],
     "export/diff.py": ["test_export_diff.py"],
