@@ -496,3 +496,43 @@ def test_an_unreadable_verified_record_names_where_it_is() -> None:
     assert str(caught.value) == (
         "s3://b/p/2026-11-02T000000Z/verified.json is not a verified-backup record: it has no 'verified_at'"
     )
+
+
+def _verified_under(bucket: FakeBucket, prefix: str, day: int) -> str:
+    """A verified backup of Nov ``day`` under ``prefix`` (whose name may begin or end with 'X')."""
+    folder = f"{prefix}/2026-11-{day:02d}T000000Z"
+    manifest = _manifest(day)
+    manifest.key = f"{folder}/metadata.dump"  # type: ignore[attr-defined]
+    mark_verified(bucket, manifest, prefix, f"2026-11-{day:02d}T00:10:00+00:00", False)
+    bucket.put_object("b", f"{folder}/metadata.dump", b"dump")
+    return folder
+
+
+def test_only_slashes_are_stripped_from_a_prefix_or_folder_never_its_letters() -> None:
+    """A prefix such as ``Xops`` or ``opsX`` keeps its X: the keys below are written out by hand."""
+    from airflow_ops.backup.pointer import pointer_key, read_verified_record
+
+    assert pointer_key("/opsX/") == "opsX/latest-verified.json"
+    assert pointer_key("Xops") == "Xops/latest-verified.json"
+    bucket = FakeBucket()
+    folder = _verified_under(bucket, "opsX", 2)
+    assert sorted(k for k in bucket.objects if k.endswith(".json")) == [
+        "opsX/2026-11-02T000000Z/verified.json",
+        "opsX/latest-verified.json",
+    ]
+    record = read_verified_record(bucket, "b", f"/{folder}/")
+    assert record is not None and record.key == "opsX/2026-11-02T000000Z/metadata.dump"
+    bucket.put_object("b", "runX/verified.json", bucket.objects[f"{folder}/verified.json"][0])
+    again = read_verified_record(bucket, "b", "/runX/")
+    assert again is not None and again.key == "opsX/2026-11-02T000000Z/metadata.dump"
+
+
+def test_unpointing_a_folder_under_a_prefix_that_begins_with_x_moves_the_pointer_back() -> None:
+    from airflow_ops.backup.pointer import unpoint_folder
+
+    bucket = FakeBucket()
+    older = _verified_under(bucket, "Xp", 1)
+    newest = _verified_under(bucket, "Xp", 2)
+    assert read_latest_verified(bucket, "b", "Xp").key == f"{newest}/metadata.dump"  # type: ignore[union-attr]
+    assert unpoint_folder(bucket, "b", "Xp", f"/{newest}/") == "Xp/2026-11-01T000000Z/metadata.dump"
+    assert read_latest_verified(bucket, "b", "Xp").key == f"{older}/metadata.dump"  # type: ignore[union-attr]

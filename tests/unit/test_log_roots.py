@@ -208,3 +208,27 @@ def test_folders_set_empty_in_the_configuration_protect_nothing(monkeypatch: pyt
     monkeypatch.setenv("AIRFLOW__CORE__DAGS_FOLDER", "")
     monkeypatch.setenv("AIRFLOW__CORE__PLUGINS_FOLDER", "")
     assert protected_paths() == {"[core] dags_folder": "", "[core] plugins_folder": ""}
+
+
+def test_a_root_whose_name_ends_in_x_still_contains_its_homes_and_folders(tmp_path: Path) -> None:
+    """Only slashes are stripped from a path before the containment test, never a letter."""
+    root = tmp_path / "logsX"
+    with pytest.raises(DangerousRootError, match="is or contains the home directory"):
+        check_root(LogRoot("x", str(root)), {}, homes={str(root / "alice")})
+    with pytest.raises(DangerousRootError, match="overlaps the \\[core\\] dags_folder"):
+        check_root(LogRoot("x", str(root)), {"[core] dags_folder": str(root / "dags")}, homes=set())
+
+
+def test_a_configuration_without_the_folders_protects_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``dags_folder`` and ``plugins_folder`` removed (defaults too): empty, not an error, not a path."""
+    import copy
+
+    from airflow_ops import compat
+
+    monkeypatch.delenv("AIRFLOW__CORE__DAGS_FOLDER", raising=False)
+    monkeypatch.delenv("AIRFLOW__CORE__PLUGINS_FOLDER", raising=False)
+    conf = copy.deepcopy(compat.conf())
+    conf.remove_option("core", "dags_folder")
+    conf.remove_option("core", "plugins_folder")
+    monkeypatch.setattr(compat, "conf", lambda: conf)
+    assert protected_paths() == {"[core] dags_folder": "", "[core] plugins_folder": ""}
