@@ -62,6 +62,24 @@ def dirs_under(root: Path) -> set[str]:
     return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_dir() and not p.is_symlink()}
 
 
+@pytest.fixture
+def rmdir_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names the sweep asks ``os.rmdir`` to remove (relative to a directory descriptor), in order.
+
+    A directory the sweep knows is not empty must never be tried: the kernel's refusal is a last
+    line of defence, not the decision."""
+    calls: list[str] = []
+    real = os.rmdir
+
+    def spy(path: Any, *, dir_fd: int | None = None) -> None:
+        if dir_fd is not None:
+            calls.append(str(path))
+        real(path, dir_fd=dir_fd)
+
+    monkeypatch.setattr(os, "rmdir", spy)
+    return calls
+
+
 # -- the policy's cutoffs ----------------------------------------------------------------------------
 
 
@@ -149,7 +167,7 @@ def test_file_ages_are_judged_per_dag_and_the_dag_is_the_first_level_only(tmp_pa
 
 def test_without_the_dag_layout_a_dag_id_folder_gets_the_default_retention(tmp_path: Path) -> None:
     put(tmp_path / "dag_id=noisy" / "a.log", NOW - 10 * DAY_S, 4)
-    stats = run(tmp_path, policy(30, per_dag_days={"noisy": 3}), dag_layout=False)
+    stats = LogSweeper(policy(30, per_dag_days={"noisy": 3}), dry_run=False).sweep("lbl", str(tmp_path))
     assert files_under(tmp_path) == {"dag_id=noisy/a.log"}
     assert (stats.files_deleted, stats.files_kept, stats.per_dag) == (0, 1, {})
 
@@ -159,16 +177,17 @@ def test_deletions_in_many_directories_add_up(tmp_path: Path) -> None:
         put(tmp_path / f"d{i}" / "x.log", NOW - 40 * DAY_S, size)
     put(tmp_path / "d0" / "keep.log", NOW, 16)
     put(tmp_path / "top.log", NOW - 40 * DAY_S, 32)
+    put(tmp_path / "d1" / "y.log", NOW - 40 * DAY_S, 64)
     stats = run(tmp_path)
     assert files_under(tmp_path) == {"d0/keep.log"}
-    assert (stats.files_deleted, stats.bytes_deleted, stats.files_kept) == (5, 47, 1)
-    assert stats.per_dag == {"(other)": [5, 47]}
+    assert (stats.files_deleted, stats.bytes_deleted, stats.files_kept) == (6, 111, 1)
+    assert stats.per_dag == {"(other)": [6, 111]}
 
 
 # -- what is never deleted ----------------------------------------------------------------------------
 
 
-def test_symlinks_are_never_followed_nor_removed(tmp_path: Path) -> None:
+def test_symlinks_are_never_followed_nor_removed(tmp_path: Path, rmdir_calls: list[str]) -> None:
     root, outside = tmp_path / "root", tmp_path / "outside"
     target = put(outside / "precious.log", NOW - 400 * DAY_S)
     set_dir_mtime(outside, NOW - 400 * DAY_S)
@@ -187,6 +206,7 @@ def test_symlinks_are_never_followed_nor_removed(tmp_path: Path) -> None:
     assert dirs_under(root) == {"d"}  # it still holds the links
     assert stats.skipped == {"symlink": 4}
     assert (stats.files_deleted, stats.files_kept, stats.dirs_removed) == (1, 0, 0)
+    assert rmdir_calls == []
 
 
 def test_a_root_that_is_a_symlink_is_not_entered(tmp_path: Path) -> None:
@@ -216,7 +236,7 @@ def test_a_missing_root_is_reported_as_missing(tmp_path: Path) -> None:
     assert stats.to_dict()["duration_s"] == 0.0
 
 
-def test_non_regular_files_are_kept_and_keep_their_directory(tmp_path: Path) -> None:
+def test_non_regular_files_are_kept_and_keep_their_directory(tmp_path: Path, rmdir_calls: list[str]) -> None:
     fifo = tmp_path / "d" / "pipe"
     fifo.parent.mkdir()
     os.mkfifo(fifo)
@@ -226,10 +246,13 @@ def test_non_regular_files_are_kept_and_keep_their_directory(tmp_path: Path) -> 
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
     assert stats.skipped == {"not_a_regular_file": 1}
     assert stats.samples == ["not_a_regular_file: d/pipe"]
+    assert rmdir_calls == []
     assert (stats.files_deleted, stats.files_kept, stats.dirs_removed) == (0, 0, 0)
 
 
-def test_an_expired_file_we_may_not_read_is_kept_and_keeps_its_directory(tmp_path: Path) -> None:
+def test_an_expired_file_we_may_not_read_is_kept_and_keeps_its_directory(
+    tmp_path: Path, rmdir_calls: list[str]
+) -> None:
     locked = put(tmp_path / "d" / "locked.log", NOW - 40 * DAY_S)
     locked.chmod(0)
     fresh_locked = put(tmp_path / "d" / "fresh.log", NOW)
@@ -240,10 +263,11 @@ def test_an_expired_file_we_may_not_read_is_kept_and_keeps_its_directory(tmp_pat
     # The recent one is simply kept (age is judged first); only the expired one is reported.
     assert stats.skipped == {"unreadable": 1}
     assert stats.samples == ["unreadable: d/locked.log"]
+    assert rmdir_calls == []
     assert (stats.files_deleted, stats.files_kept, stats.dirs_removed) == (0, 1, 0)
 
 
-def test_a_nested_root_is_not_entered_and_keeps_its_parent(tmp_path: Path) -> None:
+def test_a_nested_root_is_not_entered_and_keeps_its_parent(tmp_path: Path, rmdir_calls: list[str]) -> None:
     inner = put(tmp_path / "a" / "nested" / "x.log", NOW - 40 * DAY_S)
     age_all_dirs(tmp_path, NOW - 40 * DAY_S)
     st = (tmp_path / "a" / "nested").stat()
@@ -252,6 +276,7 @@ def test_a_nested_root_is_not_entered_and_keeps_its_parent(tmp_path: Path) -> No
     assert dirs_under(tmp_path) == {"a", "a/nested"}
     assert stats.skipped == {"nested_root": 1}
     assert stats.samples == ["nested_root: a/nested"]
+    assert rmdir_calls == []
 
 
 def test_an_unrelated_skip_dir_does_not_stop_the_walk(tmp_path: Path) -> None:
@@ -266,15 +291,19 @@ def test_an_unrelated_skip_dir_does_not_stop_the_walk(tmp_path: Path) -> None:
 # -- directories ------------------------------------------------------------------------------------
 
 
-def test_an_emptied_directory_goes_only_when_older_than_the_safety_window(tmp_path: Path) -> None:
+def test_an_emptied_directory_goes_only_when_older_than_the_safety_window(
+    tmp_path: Path, rmdir_calls: list[str]
+) -> None:
     safety = NOW - 24 * HOUR_S
     for name, mtime in (("at", safety), ("older", safety - 1), ("newer", safety + 1)):
-        put(tmp_path / name / "x.log", NOW - 40 * DAY_S)
-        set_dir_mtime(tmp_path / name, mtime)
+        put(tmp_path / "p" / name / "x.log", NOW - 40 * DAY_S)
+        set_dir_mtime(tmp_path / "p" / name, mtime)
+    set_dir_mtime(tmp_path / "p", NOW - 40 * DAY_S)
     stats = run(tmp_path)
     assert files_under(tmp_path) == set()
-    assert dirs_under(tmp_path) == {"at", "newer"}
+    assert dirs_under(tmp_path) == {"p", "p/at", "p/newer"}
     assert (stats.files_deleted, stats.dirs_removed) == (3, 1)
+    assert rmdir_calls == ["older"]  # p still holds two directories: not tried
 
 
 def test_a_directory_emptied_by_the_sweep_is_removed_with_its_emptied_parents(tmp_path: Path) -> None:
@@ -373,7 +402,7 @@ def patch_scandir(
             self._it.close()
 
         def __iter__(self) -> Iterator[Any]:
-            for e in self._it:
+            for e in sorted(self._it, key=lambda e: e.name):  # a known order
                 if e.name in before:
                     before[e.name]()
                 yield _Entry(e, stat_errors.get(e.name))
@@ -388,9 +417,9 @@ def patch_scandir(
 
 
 def test_an_entry_gone_before_its_stat_is_vanished_and_one_locked_is_unreadable(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rmdir_calls: list[str]
 ) -> None:
-    for n in ("gone.log", "locked.log", "old.log"):
+    for n in ("a-old.log", "gone.log", "locked.log", "old.log"):
         put(tmp_path / "d" / n, NOW - 40 * DAY_S, 10)
     (tmp_path / "e").mkdir()
     put(tmp_path / "e" / "gone.log", NOW - 40 * DAY_S)
@@ -405,6 +434,7 @@ def test_an_entry_gone_before_its_stat_is_vanished_and_one_locked_is_unreadable(
     stats = run(tmp_path)
     monkeypatch.undo()
     assert files_under(tmp_path) == {"d/gone.log", "d/locked.log", "e/gone.log"}
+    assert rmdir_calls == ["e"]
     assert stats.skipped == {"vanished": 2, "unreadable": 1}
     assert sorted(stats.samples) == [
         "unreadable: d/locked.log",
@@ -414,11 +444,11 @@ def test_an_entry_gone_before_its_stat_is_vanished_and_one_locked_is_unreadable(
     # d keeps its locked file; e only held a vanished entry, so it counts as empty and goes
     # (its rmdir fails here because the file is really there: the directory stays, uncounted).
     assert dirs_under(tmp_path) == {"d", "e"}
-    assert (stats.files_deleted, stats.bytes_deleted, stats.dirs_removed) == (1, 10, 0)
+    assert (stats.files_deleted, stats.bytes_deleted, stats.dirs_removed) == (2, 20, 0)
 
 
 def test_a_directory_that_cannot_be_listed_is_kept_with_its_parents(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rmdir_calls: list[str]
 ) -> None:
     put(tmp_path / "p" / "locked" / "x.log", NOW - 40 * DAY_S)
     put(tmp_path / "q" / "gone" / "x.log", NOW - 40 * DAY_S)
@@ -436,22 +466,23 @@ def test_a_directory_that_cannot_be_listed_is_kept_with_its_parents(
     assert dirs_under(tmp_path) == {"p", "p/locked", "q", "q/gone"}
     assert stats.skipped == {"unreadable": 1, "vanished": 1}
     assert sorted(stats.samples) == ["unreadable: p/locked/", "vanished: q/gone/"]
+    assert rmdir_calls == []
     assert (stats.files_deleted, stats.dirs_removed) == (0, 0)
 
 
 def test_a_directory_swapped_for_a_link_or_a_file_is_not_entered(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rmdir_calls: list[str]
 ) -> None:
     outside = tmp_path / "outside"
     precious = put(outside / "precious.log", NOW - 400 * DAY_S)
     root = tmp_path / "root"
-    for n in ("to-link", "to-file", "gone", "stays"):
+    for n in ("p/to-link", "p/to-file", "p/stays", "q/gone"):
         put(root / n / "x.log", NOW - 40 * DAY_S)
     age_all_dirs(root, NOW - 40 * DAY_S)
 
-    def swap(name: str, make: Callable[[Path], None]) -> Callable[[], None]:
+    def swap(rel: str, make: Callable[[Path], None]) -> Callable[[], None]:
         def go() -> None:
-            d = root / name
+            d = root / rel
             (d / "x.log").unlink()
             d.rmdir()
             make(d)
@@ -461,19 +492,21 @@ def test_a_directory_swapped_for_a_link_or_a_file_is_not_entered(
     patch_scandir(
         monkeypatch,
         before={
-            "to-link": swap("to-link", lambda d: d.symlink_to(outside, target_is_directory=True)),
-            "to-file": swap("to-file", lambda d: d.write_text("not a dir")),
-            "gone": swap("gone", lambda d: None),
+            "to-link": swap("p/to-link", lambda d: d.symlink_to(outside, target_is_directory=True)),
+            "to-file": swap("p/to-file", lambda d: d.write_text("not a dir")),
+            "gone": swap("q/gone", lambda d: None),
         },
     )
     stats = run(root)
     monkeypatch.undo()
     assert precious.exists()
-    assert files_under(root) == {"to-link", "to-file"}
-    assert dirs_under(root) == set()
+    assert files_under(root) == {"p/to-link", "p/to-file"}
+    assert dirs_under(root) == {"p"}
     assert stats.skipped == {"symlink": 2, "vanished": 1}
-    assert sorted(stats.samples) == ["symlink: to-file", "symlink: to-link", "vanished: gone"]
-    assert (stats.files_deleted, stats.dirs_removed) == (1, 1)
+    assert sorted(stats.samples) == ["symlink: p/to-file", "symlink: p/to-link", "vanished: q/gone"]
+    # q held only the vanished directory, so q goes; p keeps the link and the file.
+    assert sorted(rmdir_calls) == ["q", "stays"]
+    assert (stats.files_deleted, stats.dirs_removed) == (1, 2)
 
 
 def test_a_directory_that_cannot_be_opened_for_another_reason_is_unreadable(
@@ -515,11 +548,17 @@ def test_unlink_errors_keep_or_drop_the_file_from_the_counts(
         real_unlink(path, dir_fd=dir_fd)
 
     monkeypatch.setattr(os, "unlink", fake_unlink)
+    patch_scandir(monkeypatch)  # names in order: gone.log, locked.log, ok.log
     stats = run(tmp_path)
     monkeypatch.undo()
     assert files_under(tmp_path) == {"a/locked.log"}
     assert dirs_under(tmp_path) == {"a"}  # a keeps the locked file; b held only a vanished one
     assert stats.skipped == {"vanished": 2, "unreadable": 1}
+    assert sorted(stats.samples) == [
+        "unreadable: a/locked.log",
+        "vanished: a/gone.log",
+        "vanished: b/gone.log",
+    ]
     assert (stats.files_deleted, stats.bytes_deleted, stats.dirs_removed) == (1, 4, 1)
 
 
@@ -530,8 +569,10 @@ def test_rmdir_failures_keep_the_directory_and_its_parent(
     put(tmp_path / "q" / "raced" / "x.log", NOW - 40 * DAY_S)
     age_all_dirs(tmp_path, NOW - 40 * DAY_S)
     real_rmdir = os.rmdir
+    calls: list[str] = []
 
     def fake_rmdir(path: Any, *, dir_fd: int | None = None) -> None:
+        calls.append(str(path))
         if path == "busy":
             raise OSError(errno.ENOTEMPTY, "Directory not empty")
         if path == "raced":
@@ -543,7 +584,28 @@ def test_rmdir_failures_keep_the_directory_and_its_parent(
     stats = run(tmp_path)
     monkeypatch.undo()
     assert dirs_under(tmp_path) == {"p", "p/busy"}
+    assert sorted(calls) == ["busy", "q", "raced"]  # p is not tried: busy stayed
     assert stats.dirs_removed == 1  # q only: raced is not counted as ours
+    assert stats.files_deleted == 2
+
+
+def test_expired_files_are_deleted_by_the_permission_bits_that_apply_to_us(tmp_path: Path) -> None:
+    """We run as root (uid 0, gid 0): our own file needs the owner bit, a file of our group the group bit."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to give files away")
+    own_readable = put(tmp_path / "own-600.log", NOW - 40 * DAY_S)
+    own_readable.chmod(0o600)
+    own_group_only = put(tmp_path / "own-060.log", NOW - 40 * DAY_S)
+    own_group_only.chmod(0o060)
+    theirs_group = put(tmp_path / "theirs-040.log", NOW - 40 * DAY_S)
+    os.chown(theirs_group, 12345, 0)
+    theirs_group.chmod(0o040)
+    theirs_owner = put(tmp_path / "theirs-200.log", NOW - 40 * DAY_S)
+    os.chown(theirs_owner, 12345, 0)
+    theirs_owner.chmod(0o604)
+    stats = run(tmp_path)
+    assert files_under(tmp_path) == {"own-060.log", "theirs-200.log"}
+    assert stats.skipped == {"unreadable": 2}
     assert stats.files_deleted == 2
 
 
@@ -731,13 +793,21 @@ def test_archive_mode_without_removing_directories_prunes_none(tmp_path: Path) -
 def test_the_prune_keeps_nested_roots_and_directories_it_cannot_open_or_remove(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for d in ("noopen", "normdir", "plain"):
+    """Each case sits alone in its own ``in-*`` parent: a parent is never tried unless all it held went."""
+    for d in ("in-noopen/noopen", "in-normdir/normdir", "in-young/young", "plain"):
         put(tmp_path / d / "sub" / "x.log", NOW - 40 * DAY_S)
-    (tmp_path / "nested").mkdir()  # an empty nested root: the walk skips it, so must the prune
+    (tmp_path / "in-nested" / "nested").mkdir(
+        parents=True
+    )  # an empty nested root: the walk skips it, so must the prune
+    put(tmp_path / "in-file" / "keep.txt", NOW)
+    (tmp_path / "in-link").mkdir()
+    (tmp_path / "in-link" / "link").symlink_to("/", target_is_directory=True)
     age_all_dirs(tmp_path, NOW - 40 * DAY_S)
-    st = (tmp_path / "nested").stat()
+    set_dir_mtime(tmp_path / "in-young" / "young", NOW)
+    st = (tmp_path / "in-nested" / "nested").stat()
     real_open, real_rmdir = os.open, os.rmdir
     opened: list[str] = []
+    calls: list[str] = []
 
     def fake_open(path: Any, flags: int, *a: Any, **kw: Any) -> int:
         opened.append(str(path))
@@ -746,6 +816,7 @@ def test_the_prune_keeps_nested_roots_and_directories_it_cannot_open_or_remove(
         return real_open(path, flags, *a, **kw)
 
     def fake_rmdir(path: Any, *, dir_fd: int | None = None) -> None:
+        calls.append(str(path))
         if path == "normdir":
             raise OSError(errno.EBUSY, "busy")
         real_rmdir(path, dir_fd=dir_fd)
@@ -759,10 +830,25 @@ def test_the_prune_keeps_nested_roots_and_directories_it_cannot_open_or_remove(
         archiver_factory=lambda p, s: _Archiver(tmp_path),
     ).sweep("lbl", str(tmp_path))
     monkeypatch.undo()
-    assert files_under(tmp_path) == set()
-    assert dirs_under(tmp_path) == {"nested", "noopen", "noopen/sub", "normdir"}
-    assert stats.dirs_removed == 3  # normdir/sub, plain/sub, plain
-    assert stats.skipped == {"nested_root": 1}
+    assert files_under(tmp_path) == {"in-file/keep.txt", "in-link/link"}
+    assert dirs_under(tmp_path) == {
+        "in-noopen",
+        "in-noopen/noopen",
+        "in-noopen/noopen/sub",
+        "in-normdir",
+        "in-normdir/normdir",
+        "in-young",
+        "in-young/young",
+        "in-nested",
+        "in-nested/nested",
+        "in-file",
+        "in-link",
+    }
+    # The walk tries nothing (every directory still holds a file handed to the archiver); the prune
+    # removes normdir/sub, young/sub and plain/sub, then plain, and tries normdir.
+    assert sorted(calls) == ["normdir", "plain", "sub", "sub", "sub"]
+    assert stats.dirs_removed == 4
+    assert stats.skipped == {"nested_root": 1, "symlink": 1}
 
 
 def test_the_prune_keeps_a_directory_younger_than_the_safety_window(tmp_path: Path) -> None:
