@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 MASK = "***"
 
@@ -46,13 +47,57 @@ def secret_env_values(environ: Mapping[str, str] | None = None) -> set[str]:
     return values
 
 
-def redact(text: str, secrets: Iterable[str | None] = (), environ: Mapping[str, str] | None = None) -> str:
-    """``text`` with every URL password and every known secret value replaced by ``***``."""
-    known = {s for s in secrets if s and len(s) >= MIN_SECRET_LENGTH} | _registered
-    # Longest first: a secret containing another is masked whole.
-    for value in sorted(known, key=len, reverse=True):
-        text = text.replace(value, MASK)
-    for value in sorted(secret_env_values(environ) - known, key=len, reverse=True):
-        text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(value)}(?![A-Za-z0-9])", MASK, text)
-    text = _URL_PASSWORD.sub(lambda m: m.group("head") + MASK + "@", text)
-    return _KEYWORD_PASSWORD.sub(lambda m: m.group("head") + MASK, text)
+def redact(
+    text: str,
+    secrets: Iterable[str | None] = (),
+    environ: Mapping[str, str] | None = None,
+    mask: str = MASK,
+) -> str:
+    """``text`` with every URL password and every known secret value replaced by ``mask`` (``***``)."""
+    return _Redactor(secrets, environ, mask)(text)
+
+
+def redact_data(
+    value: Any, secrets: Iterable[str | None] = (), environ: Mapping[str, str] | None = None
+) -> Any:
+    """A copy of ``value`` (nested dicts, lists, tuples) with every string in it redacted, keys included.
+
+    Other values (numbers, booleans, ``None``) are kept as they are. The environment is read once.
+    """
+    redactor = _Redactor(secrets, environ, MASK)
+
+    def walk(item: Any) -> Any:
+        if isinstance(item, str):
+            return redactor(item)
+        if isinstance(item, Mapping):
+            return {walk(k): walk(v) for k, v in item.items()}
+        if isinstance(item, list):
+            return [walk(v) for v in item]
+        if isinstance(item, tuple):
+            return tuple(walk(v) for v in item)
+        return item
+
+    return walk(value)
+
+
+class _Redactor:
+    """The known secrets and the environment's secret values, gathered once for many strings."""
+
+    def __init__(self, secrets: Iterable[str | None], environ: Mapping[str, str] | None, mask: str) -> None:
+        known = {s for s in secrets if s and len(s) >= MIN_SECRET_LENGTH} | _registered
+        # Longest first: a secret containing another is masked whole.
+        self.known = sorted(known, key=len, reverse=True)
+        self.env = [
+            re.compile(rf"(?<![A-Za-z0-9]){re.escape(value)}(?![A-Za-z0-9])")
+            for value in sorted(secret_env_values(environ) - known, key=len, reverse=True)
+        ]
+        self.mask = mask
+
+    def __call__(self, text: str) -> str:
+        mask = self.mask
+        for value in self.known:
+            text = text.replace(value, mask)
+        for pattern in self.env:
+            text = pattern.sub(lambda _m: mask, text)
+        text = _URL_PASSWORD.sub(lambda m: m.group("head") + mask + "@", text)
+        return _KEYWORD_PASSWORD.sub(lambda m: m.group("head") + mask, text)

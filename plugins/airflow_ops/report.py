@@ -8,7 +8,11 @@ payload, the log table and the DAG run note all render from it; the Maintenance 
 metrics (:mod:`airflow_ops.metrics`, Airflow's StatsD/OpenTelemetry facade) read it. The keys never
 change with the mode: a dry run reports what it *would* do under the same names, with ``mode: dry_run``.
 
-A report holds only counts, sizes, keys and verdicts: never secret values.
+A report holds only counts, sizes, keys and verdicts: never secret values. As a second line of
+defence every way out of a report (:meth:`RunReport.to_dict` for XCom, :meth:`RunReport.render_table`
+for the task log, :meth:`RunReport.render_note` for the run note, :meth:`RunReport.status`) passes its
+text through the one redactor (:mod:`airflow_ops.redact`), so a URL password or a registered secret
+carried by a failure reason, a warning, a detail or a row never reaches them.
 """
 
 from __future__ import annotations
@@ -16,8 +20,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
+
+from airflow_ops.redact import redact, redact_data
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +80,26 @@ class RunReport:
     schema_version: int = SCHEMA_VERSION
 
     # -- rendering ------------------------------------------------------------------------------
+    def redacted(self) -> RunReport:
+        """A copy whose every string (failure, warnings, details, rows, headline...) is redacted."""
+        failure = self.failure
+        if failure is not None:
+            failure = Failure(**redact_data(asdict(failure)))
+        return replace(
+            self,
+            title=redact(self.title),
+            headline=redact(self.headline),
+            warnings=redact_data(list(self.warnings)),
+            details=redact_data(dict(self.details)),
+            rows=redact_data(list(self.rows)),
+            failure=failure,
+        )
+
     def status(self) -> str:
-        """``OK``, ``OK, 1 warning: <first warning>``, ``FAILED at <step>: <reason>``."""
+        """``OK``, ``OK, 1 warning: <first warning>``, ``FAILED at <step>: <reason>`` (redacted)."""
+        return redact(self._status())
+
+    def _status(self) -> str:
         if self.failure is not None:
             return f"FAILED at {self.failure.step}: {self.failure.reason}"
         if not self.ok:
@@ -87,11 +111,14 @@ class RunReport:
 
     def first_line(self) -> str:
         dry = " (dry run)" if self.mode == "dry_run" else ""
-        line = f"{self.title}{dry}: {self.status()}"
-        return f"{line} | {self.headline}" if self.headline else line
+        line = f"{self.title}{dry}: {self._status()}"
+        return redact(f"{line} | {self.headline}" if self.headline else line)
 
     def render_table(self) -> str:
-        """A short, fixed-width table for the task log: status, warnings, figures, rows."""
+        """A short, fixed-width table for the task log: status, warnings, figures, rows (redacted)."""
+        return self.redacted()._render_table()
+
+    def _render_table(self) -> str:
         lines = [f"== {self.first_line()} ({self.dag_id} / {self.run_id}) =="]
         lines += [f"  WARNING: {w}" for w in self.warnings]
         if self.failure is not None:
@@ -115,7 +142,11 @@ class RunReport:
 
     def render_note(self, limit: int = NOTE_LIMIT) -> str:
         """Markdown for the DAG run note. The UI shows the first line; warnings come next and are kept
-        whole when the note is cut (details are dropped from the end first)."""
+        whole when the note is cut (details are dropped from the end first). Redacted before it is
+        cut, so a cut never leaves part of a secret behind."""
+        return self.redacted()._render_note(limit)
+
+    def _render_note(self, limit: int) -> str:
         head = [f"**{self.first_line()}**", ""]
         head += [f"- ⚠ {w}" for w in self.warnings]
         if self.failure is not None:
@@ -135,7 +166,8 @@ class RunReport:
 
     # -- (de)serialisation ---------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The XCom payload, every string in it redacted."""
+        return asdict(self.redacted())
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunReport | None:

@@ -60,3 +60,19 @@ def test_fingerprint_identifies_a_key_without_revealing_it() -> None:
     key = "x" * 44
     assert fingerprint(key) == fingerprint(key) and key not in fingerprint(key)
     assert fingerprint(key) != fingerprint("y" * 44)
+
+
+def test_values_of_flagged_keys_are_masked_wherever_else_they_appear() -> None:
+    """redact_config is built on the one redactor: a flagged secret repeated in another key is masked."""
+    text = redact_config(
+        {"custom": {"token_holder": "opaque-value-123", "echo": "see opaque-value-123 here"}},
+        sensitive={("custom", "token_holder")},
+    )
+    assert "opaque-value-123" not in text
+    assert f"echo = see {REDACTED} here" in text
+
+
+def test_secret_environment_values_are_masked_in_the_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOME_SERVICE_PASSWORD", "envsecret-4242")
+    text = redact_config({"core": {"note": "uses envsecret-4242 daily"}}, sensitive=set())
+    assert "envsecret-4242" not in text

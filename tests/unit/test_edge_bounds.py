@@ -87,6 +87,73 @@ def test_an_endless_body_stops_at_the_cap(endless: str) -> None:
         AirflowApi(endless, timeout=5.0, max_body_bytes=1 << 20).health()
 
 
+def _drip_headers(conn: socket.socket, stop: threading.Event) -> None:
+    """Headers a byte at a time, each byte well within the per-read timeout: only the deadline stops it."""
+    conn.recv(65536)
+    try:
+        for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 10_000:
+            if stop.is_set():
+                break
+            conn.sendall(bytes([byte]))
+            time.sleep(0.1)
+    except OSError:
+        pass
+    finally:
+        conn.close()
+
+
+def _token_then_drip(conn: socket.socket, stop: threading.Event) -> None:
+    """A quick keep-alive answer to the token request, then a dripping body on the same connection."""
+    conn.recv(65536)
+    token = b'{"access_token": "t"}'
+    try:
+        conn.sendall(
+            b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nConnection: keep-alive\r\n"
+            + f"Content-Length: {len(token)}\r\n\r\n".encode()
+            + token
+        )
+    except OSError:
+        conn.close()
+        return
+    _drip(conn, stop)
+
+
+@pytest.fixture
+def dripping_headers() -> Iterator[str]:
+    yield from _serve(_drip_headers)
+
+
+@pytest.fixture
+def token_then_drip() -> Iterator[str]:
+    yield from _serve(_token_then_drip)
+
+
+def _api_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("airflow-api ") and t.is_alive()]
+
+
+@pytest.mark.parametrize("server", ["dripping", "dripping_headers", "token_then_drip"])
+def test_no_worker_thread_outlives_the_deadline(server: str, request: pytest.FixtureRequest) -> None:
+    """The deadline shuts the request's socket: the worker thread ends, it is not left waiting on the
+    server (a body dripped, headers dripped, or a kept-alive connection reused after the token)."""
+    url = request.getfixturevalue(server)
+    before = set(_api_threads())
+    api = AirflowApi(url, username="u", password="p", timeout=1.0)
+    started = time.monotonic()
+    with pytest.raises(ApiUnreachableError, match="within 1s"):
+        if server == "token_then_drip":
+            api.get("/api/v2/dags")
+        else:
+            api.health()
+    assert time.monotonic() - started < 4
+    # Ends within the caller's short join; polled a little longer only so a loaded machine cannot
+    # fail it (unbounded, these servers would hold the thread for many minutes).
+    until = time.monotonic() + 5
+    while [t for t in _api_threads() if t not in before] and time.monotonic() < until:
+        time.sleep(0.05)
+    assert [t.name for t in _api_threads() if t not in before] == []
+
+
 def _body(offset_s: float) -> dict[str, object]:
     ts = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=offset_s)).isoformat()
     return {"scheduler": {"status": "healthy", "latest_scheduler_heartbeat": ts}}

@@ -108,3 +108,44 @@ def test_metric_names_are_snake_case_and_unique_per_kind() -> None:
         names = [m.name for m in kind.metrics]
         assert len(names) == len(set(names)), kind.name
         assert all(n.isidentifier() and n == n.lower() for n in names), kind.name
+
+
+def test_a_url_password_or_a_registered_secret_reaches_no_rendering_of_the_report() -> None:
+    """Issue 19: the failure reason, warnings, details and rows pass through the one redactor."""
+    from airflow_ops import redact as redact_module
+
+    url = "postgresql://u:SECRETPW@h/db"
+    redact_module.register_secret("REGISTERED-TOKEN-9")
+    try:
+        report = _report(
+            ok=False,
+            warnings=[f"could not reach {url}", "key REGISTERED-TOKEN-9 was refused"],
+            details={"target": url, "db": {"url": url, "tries": 3}},
+            rows=[{"target": url, "rows": 1}],
+            failure=Failure(step="dump", reason=f"pg_dump {url} exited 1", done=[url], not_done=["upload"]),
+        )
+        outputs = {
+            "to_dict": json.dumps(report.to_dict()),
+            "render_table": report.render_table(),
+            "render_note": report.render_note(),
+            "render_note_cut": report.render_note(limit=60),
+            "status": report.status(),
+            "first_line": report.first_line(),
+        }
+    finally:
+        redact_module._registered.discard("REGISTERED-TOKEN-9")
+    for name, text in outputs.items():
+        assert "SECRETPW" not in text, name
+        assert "REGISTERED-TOKEN-9" not in text, name
+    assert "postgresql://u:***@h/db" in outputs["render_table"]
+    assert "postgresql://u:***@h/db" in outputs["render_note"]
+    # the figures are kept: only strings are touched
+    data = report.to_dict()
+    assert data["details"]["db"]["tries"] == 3 and data["rows"][0]["rows"] == 1
+    assert RunReport.from_dict(data) is not None
+
+
+def test_redaction_leaves_the_report_itself_unchanged() -> None:
+    report = _report(warnings=["postgresql://u:SECRETPW@h/db"])
+    report.to_dict()
+    assert report.warnings == ["postgresql://u:SECRETPW@h/db"]

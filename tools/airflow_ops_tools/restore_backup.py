@@ -10,8 +10,11 @@
     airflow-ops restore-backup --pin 2026-11-23T000000Z --reason "before the 3.3 upgrade"
     airflow-ops restore-backup --unpin 2026-11-23T000000Z
 
-After a restore (and a dry run) the command prints the fingerprint of the fernet key the restored
-DB's connections and variables need: set that key as [core] fernet_key of the restored Airflow.
+Before anything is written (and in a dry run) the command lists what the restore will do to the
+target: the tables it creates, and with --force the tables it drops and replaces (pg_restore
+--clean) and the ones it leaves alone. After a restore (and a dry run) the command prints the
+fingerprint of the fernet key the restored DB's connections and variables need: set that key as
+[core] fernet_key of the restored Airflow.
 
 The object's sha256 is checked against its manifest in a first streamed pass before anything is
 written; the restore itself streams the object into pg_restore (no local copy) and ends by
@@ -38,7 +41,7 @@ from airflow_ops.backup.catalog import list_backups
 from airflow_ops.backup.dump import DEFAULT_PG_BIN_DIRS
 from airflow_ops.backup.errors import BackupError, RestoreRefused
 from airflow_ops.backup.pins import describe, pin_backup, read_pin, unpin_backup
-from airflow_ops.backup.restore import choose_backup, restore_backup
+from airflow_ops.backup.restore import RestorePlan, choose_backup, restore_backup
 from airflow_ops.connections import PostgresTarget
 from airflow_ops.exceptions import AirflowOpsError
 from airflow_ops.redact import redact
@@ -142,6 +145,35 @@ def fernet_line(needed: str | None, env: dict[str, str] | None = None) -> str:
     return line
 
 
+def _names(names: list[str], limit: int = 20) -> str:
+    return ", ".join(names[:limit]) + (f" ... (+{len(names) - limit})" if len(names) > limit else "")
+
+
+def describe_restore(plan: RestorePlan, bucket: str) -> list[str]:
+    """What the restore will do, printed before it writes anything (the same lines in a dry run)."""
+    m = plan.manifest
+    will = "would" if plan.dry_run else "will"
+    lines = [
+        f"backup      s3://{bucket}/{m.key}",
+        f"sha256      {m.sha256} (verified)",
+        f"taken       {m.started_at} from PostgreSQL {m.server_version}, Airflow {m.airflow_version}",
+        f"alembic     {m.alembic_revision}",
+        f"target      {plan.target!r} ({plan.target_tables} tables before)",
+    ]
+    if plan.replaced:
+        lines.append(
+            f"replace     {will} DROP and replace {len(plan.replaced)} tables of the target (--force): "
+            + _names(plan.replaced)
+        )
+    if plan.created:
+        lines.append(f"create      {will} create {len(plan.created)} tables: {_names(plan.created)}")
+    if plan.kept:
+        lines.append(
+            f"keep        {will} leave {len(plan.kept)} tables the backup does not hold: {_names(plan.kept)}"
+        )
+    return lines
+
+
 def _pin_command(client: object, args: argparse.Namespace) -> int:
     import getpass
 
@@ -173,7 +205,11 @@ def _main(argv: list[str] | None) -> int:
     parser.add_argument("--backup", metavar="STAMP", help="folder name to restore, e.g. 2026-11-23T000000Z")
     parser.add_argument("--allow-unverified", action="store_true", help="consider backups not yet verified")
     parser.add_argument("--target-url", help="postgresql://user@host:port/dbname (password in PGPASSWORD)")
-    parser.add_argument("--dry-run", action="store_true", help="verify checksum and archive only")
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="verify checksum and archive, list what would be replaced, write nothing",
+    )
     parser.add_argument("--force", action="store_true", help="restore into a non-empty database (--clean)")
     parser.add_argument("--pg-bin-dir", action="append", help="where to look for pg_restore (repeatable)")
     parser.add_argument(
@@ -215,6 +251,11 @@ def _main(argv: list[str] | None) -> int:
             parser.error("--target-url is required unless --list")
         target = parse_target(args.target_url)
         backup = choose_backup(client, args.bucket, args.prefix, args.backup, not args.allow_unverified)
+
+        def announce(plan: RestorePlan) -> None:
+            for line in describe_restore(plan, args.bucket):
+                print(line, flush=True)
+
         plan = restore_backup(
             client,
             args.bucket,
@@ -223,6 +264,7 @@ def _main(argv: list[str] | None) -> int:
             pg_bin_dirs=args.pg_bin_dir or list(DEFAULT_PG_BIN_DIRS),
             force=args.force,
             dry_run=args.dry_run,
+            announce=announce,
         )
     except UsageError:
         raise
@@ -243,11 +285,6 @@ def _main(argv: list[str] | None) -> int:
         print(f"error: {one_line(problem)}", file=sys.stderr)
         return 2
     m = plan.manifest
-    print(f"backup      s3://{args.bucket}/{m.key}")
-    print(f"sha256      {m.sha256} (verified)")
-    print(f"taken       {m.started_at} from PostgreSQL {m.server_version}, Airflow {m.airflow_version}")
-    print(f"alembic     {m.alembic_revision}")
-    print(f"target      {target!r} ({plan.target_tables} tables before)")
     print(f"fernet key  {fernet_line(m.fernet_fingerprint)}")
     if plan.dry_run:
         print(f"dry run: would restore {len(m.table_row_counts)} tables; nothing was written")

@@ -111,13 +111,34 @@ def _names(label: str, names: list[str], limit: int = 50) -> str:
     return f"  {label:<28} {len(names):>6}  {shown}"
 
 
-def print_plan(plan: Plan) -> None:
+def plan_lines(plan: Plan, overwrite: bool = False, dry_run: bool = False) -> list[str]:
+    """What the import will do per kind, printed before anything is written (and in a dry run).
+
+    With ``--overwrite`` the entries that differ are named as the ones the import replaces.
+    """
+    will = "would" if dry_run else "will"
+    lines: list[str] = []
     for kind in ("variables", "connections"):
-        print(f"{kind}:")
-        print(_names("new (will import)", plan.new[kind]))
-        print(_names("differ (need --overwrite)", plan.changed[kind]))
-        print(_names("identical", plan.same[kind], limit=0))
-        print(_names("only in target (untouched)", plan.only_target[kind]))
+        lines.append(f"{kind}:")
+        lines.append(_names(f"new ({will} import)", plan.new[kind]))
+        differ = f"differ ({will} REPLACE)" if overwrite else "differ (need --overwrite)"
+        lines.append(_names(differ, plan.changed[kind]))
+        lines.append(_names("identical", plan.same[kind], limit=0))
+        lines.append(_names("only in target (untouched)", plan.only_target[kind]))
+    new = sum(len(v) for v in plan.new.values())
+    changed = sum(len(v) for v in plan.changed.values())
+    summary = f"{will} import {new} new entries"
+    if overwrite:
+        summary += f" and replace {changed} existing entries with the export's values"
+    elif changed:
+        summary += f"; {changed} differing entries stay as they are (pass --overwrite to replace them)"
+    lines.append(summary)
+    return lines
+
+
+def print_plan(plan: Plan, overwrite: bool = False, dry_run: bool = False) -> None:
+    for line in plan_lines(plan, overwrite, dry_run):
+        print(line, flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -148,9 +169,15 @@ def _main(argv: list[str] | None) -> int:
         help="env var holding the target's fernet key",
     )
     parser.add_argument(
-        "--dry-run", action="store_true", help="print the diff against the target, import nothing"
+        "--dry-run",
+        action="store_true",
+        help="print the diff against the target and what would be imported or replaced, import nothing",
     )
-    parser.add_argument("--overwrite", action="store_true", help="replace existing entries that differ")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace existing entries that differ (listed before the import; see them with --dry-run)",
+    )
     parser.add_argument("--allow-plaintext", action="store_true", help="accept an unencrypted export")
     parser.add_argument("--airflow-bin", default=str(Path(sys.executable).parent / "airflow"))
     args = parser.parse_args(argv)
@@ -182,7 +209,7 @@ def _main(argv: list[str] | None) -> int:
         fernet_key = os.environ.get(args.target_fernet_key_env) or None
         plan = plan_restore(export, read_snapshot(target, fernet_key, "target"))
         print(f"target {target!r}:")
-        print_plan(plan)
+        print_plan(plan, args.overwrite, args.dry_run)
         if args.dry_run:
             print("dry run: nothing imported")
             return 0

@@ -1,13 +1,15 @@
 """Restore a backup into a target database (used by ``scripts/restore_metadata_db.py``).
 
 Order of work: pick the backup, check the target is empty (or ``force``), verify the object's
-sha256 against the manifest with a first streamed pass, then stream it into ``pg_restore``
-(hashing again) and compare every table's row count with the manifest.
+sha256 against the manifest with a first streamed pass, say what the restore will create and
+replace (``announce``, also in a dry run), then stream it into ``pg_restore`` (hashing again) and
+compare every table's row count with the manifest.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +33,23 @@ class RestorePlan:
     force: bool
     restored: bool = False
     mismatches: dict[str, tuple[int, int]] = field(default_factory=dict)
+    #: The target's user tables before the restore (``schema.table``, quoted as the manifest names them).
+    target_table_names: list[str] = field(default_factory=list)
+
+    @property
+    def replaced(self) -> list[str]:
+        """Target tables the backup also holds: ``pg_restore --clean`` drops them and loads the backup's."""
+        return sorted(set(self.manifest.table_row_counts) & set(self.target_table_names))
+
+    @property
+    def created(self) -> list[str]:
+        """Tables of the backup the target does not have yet."""
+        return sorted(set(self.manifest.table_row_counts) - set(self.target_table_names))
+
+    @property
+    def kept(self) -> list[str]:
+        """Target tables the backup does not hold: the restore leaves them as they are."""
+        return sorted(set(self.target_table_names) - set(self.manifest.table_row_counts))
 
 
 def choose_backup(
@@ -53,6 +72,12 @@ def choose_backup(
 
 
 def count_user_tables(target: PostgresTarget) -> int:
+    return len(list_user_tables(target))
+
+
+def list_user_tables(target: PostgresTarget) -> list[str]:
+    """The target's user tables as ``schema.table`` (quoted like the manifest's names)."""
+    from airflow_ops.backup.dump import user_tables
 
     try:
         conn = target.connect()
@@ -62,11 +87,7 @@ def count_user_tables(target: PostgresTarget) -> int:
             f"database first (createdb {target.dbname}) and check host/port/user/PGPASSWORD."
         ) from None
     try:
-        cur = conn.cursor()
-        cur.execute(
-            "SELECT count(*) FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')"
-        )
-        return int(cur.fetchone()[0])
+        return user_tables(conn.cursor())
     finally:
         conn.close()
 
@@ -80,19 +101,26 @@ def restore_backup(
     pg_bin_dirs: list[str],
     force: bool = False,
     dry_run: bool = False,
+    announce: Callable[[RestorePlan], None] | None = None,
 ) -> RestorePlan:
+    """Restore ``backup`` into ``target``; ``announce(plan)`` is called once the archive is verified and
+    before anything is written (in a dry run too), so the caller can say what will be replaced."""
     manifest = read_manifest(client, bucket, backup.manifest_key)
-    tables = count_user_tables(target)
-    plan = RestorePlan(backup, manifest, target, tables, dry_run, force)
+    names = list_user_tables(target)
+    tables = len(names)
+    plan = RestorePlan(backup, manifest, target, tables, dry_run, force, target_table_names=names)
     if tables and not force:
         raise RestoreRefused(
-            f"target database {target!r} is not empty ({tables} tables). Restore into a fresh database "
-            "(createdb ...) or pass --force to drop and replace the objects the backup contains."
+            f"target database {target!r} is not empty ({tables} tables, {len(plan.replaced)} of them in the "
+            "backup). Restore into a fresh database (createdb ...) or pass --force to drop and replace the "
+            "tables the backup contains (see which with --force --dry-run)."
         )
     major = int(manifest.server_version.split(".")[0])
     pg_restore = select_tool("pg_restore", major, pg_bin_dirs)
     log.info("Verifying s3://%s/%s (sha256 %s)", bucket, manifest.key, manifest.sha256)
     check_archive(client, manifest, pg_restore)
+    if announce is not None:
+        announce(plan)
     if dry_run:
         return plan
     restore_stream(client, manifest, pg_restore, target, clean=bool(tables))

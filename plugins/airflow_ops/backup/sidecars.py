@@ -21,7 +21,6 @@ _SENSITIVE = re.compile(
     r"conn(ection)?_?(uri|url|string)?$|broker_url|result_backend|dsn|jwt_secret|jwt_private|_key$)",
     re.IGNORECASE,
 )
-_URL_AUTH = re.compile(r"(://[^:/@\s]*:)[^@\s]+@")
 
 
 def is_sensitive(key: str) -> bool:
@@ -31,19 +30,30 @@ def is_sensitive(key: str) -> bool:
 def redact_config(sections: Mapping[str, Mapping[str, Any]], sensitive: set[tuple[str, str]]) -> str:
     """Render ``sections`` as INI text with secrets replaced by ``<redacted>``.
 
-    A value is redacted when Airflow flags ``(section, key)`` as sensitive, when the key name
-    looks like a secret, or (for URLs) its password part.
+    A value is redacted whole when Airflow flags ``(section, key)`` as sensitive or when the key name
+    looks like a secret. Every other value goes through the one redactor (:func:`airflow_ops.redact.redact`):
+    the password of any URL, every registered secret, the values of secret-named environment
+    variables, and the values of Airflow's flagged keys wherever else they appear are masked too.
     """
+    from airflow_ops.redact import MIN_ENV_SECRET_LENGTH, redact
+
+    def text_of(value: Any) -> str:
+        return "" if value is None else str(value[0] if isinstance(value, tuple) else value)
+
+    flagged = [
+        text_of(keys[key])
+        for section, keys in sections.items()
+        for key in keys
+        if (section.lower(), key.lower()) in sensitive and len(text_of(keys[key])) >= MIN_ENV_SECRET_LENGTH
+    ]
     lines = ["# airflow.cfg as rendered on the worker; secret values redacted by airflow-ops"]
     for section in sorted(sections):
         lines.append(f"\n[{section}]")
         for key in sorted(sections[section]):
-            value = sections[section][key]
-            text = "" if value is None else str(value[0] if isinstance(value, tuple) else value)
+            text = text_of(sections[section][key])
             if text and ((section.lower(), key.lower()) in sensitive or is_sensitive(key)):
                 text = REDACTED
-            text = _URL_AUTH.sub(r"\1" + REDACTED + "@", text)
-            lines.append(f"{key} = {text}")
+            lines.append(f"{key} = {redact(text, flagged, mask=REDACTED)}")
     return "\n".join(lines) + "\n"
 
 

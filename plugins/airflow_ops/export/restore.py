@@ -19,6 +19,7 @@ from typing import Any
 from airflow_ops.exceptions import AirflowOpsError
 from airflow_ops.export.crypto import ExportKey, open_sealed
 from airflow_ops.export.model import Snapshot
+from airflow_ops.redact import redact
 
 
 class RestoreError(AirflowOpsError):
@@ -59,12 +60,6 @@ def decrypt_export(blob: bytes, key: ExportKey, allow_plaintext: bool) -> tuple[
         raise RestoreError(f"the decrypted export is not a config export payload: {exc}") from None
 
 
-def _redact(text: str, secrets: list[str]) -> str:
-    for s in sorted(secrets, key=len, reverse=True):
-        text = text.replace(s, "***")
-    return text
-
-
 def _secrets_of(snap: Snapshot) -> list[str]:
     out = [v.value for v in snap.variables.values()]
     for c in snap.connections.values():
@@ -103,5 +98,5 @@ def run_import(subset: Snapshot, url: str, fernet_key: str | None, overwrite: bo
         for cmd in cmds:
             proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1800, check=False)
             if proc.returncode != 0:
-                tail = _redact((proc.stderr or proc.stdout).strip(), secrets).splitlines()[-5:]
+                tail = redact((proc.stderr or proc.stdout).strip(), secrets).splitlines()[-5:]
                 raise RestoreError(f"`airflow {cmd[1]} import` exited {proc.returncode}: " + " | ".join(tail))
