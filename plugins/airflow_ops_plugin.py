@@ -10,9 +10,17 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, distribution
 
-try:
-    distribution("airflow-ops")
-except PackageNotFoundError:
+
+def _installed_entry_point() -> bool:
+    """airflow-ops is installed with its ``airflow.plugins`` entry point (Airflow registers it there)."""
+    try:
+        points = distribution("airflow-ops").entry_points
+    except PackageNotFoundError:
+        return False
+    return any(p.group == "airflow.plugins" and p.name == "airflow_ops" for p in points)
+
+
+if not _installed_entry_point():
     from airflow_ops.plugin import URL_PREFIX, AirflowOpsPlugin, MaintenanceApp
 
     __all__ = ["URL_PREFIX", "AirflowOpsPlugin", "MaintenanceApp"]

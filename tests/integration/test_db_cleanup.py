@@ -252,7 +252,7 @@ def test_task_state_store_is_cleaned_by_airflows_own_command_where_it_exists(
         return
     assert details["state-store clean"] == "ran"
     keys = {
-        r[0] for r in _sql(airflow, "SELECT key FROM task_state_store WHERE key LIKE 'airflow-ops-test-%'")
+        r[0] for r in _sql(airflow, "SELECT key FROM task_state_store WHERE key LIKE 'airflow-ops-test-%%'")
     }
     assert keys == {state_rows["live"]}
 

@@ -11,9 +11,27 @@ REPO = Path(__file__).parents[2]
 UV = REPO / ".tools" / "bin" / "uv"
 
 
+def _build_wheel(out: Path) -> Path:
+    """Build the wheel from a copy of the sources: setuptools writes an ``*.egg-info`` next to the
+    packages it builds, and one inside the checkout's plugins/ (on every Airflow process's path) would
+    make the checkout look pip-installed to the plugins-folder entry."""
+    import shutil
+
+    src = out / "src"
+    src.mkdir(parents=True)
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(REPO / name, src / name)
+    for folder in ("plugins", "tools"):
+        shutil.copytree(
+            REPO / folder, src / folder, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
+        )
+    subprocess.run([str(UV), "build", "-q", "--wheel", "--out-dir", str(out), str(src)], check=True)
+    [wheel] = out.glob("airflow_ops-*.whl")
+    return wheel
+
+
 def test_the_wheel_installs_the_library_and_the_command(tmp_path: Path) -> None:
-    subprocess.run([str(UV), "build", "-q", "--wheel", "--out-dir", str(tmp_path), str(REPO)], check=True)
-    [wheel] = tmp_path.glob("airflow_ops-*.whl")
+    wheel = _build_wheel(tmp_path)
     names = zipfile.ZipFile(wheel).namelist()
     assert "airflow_ops/registry.py" in names and "airflow_ops_tools/cli.py" in names
     assert "airflow_ops_tools/templates/dag_file.py.j2" in names
@@ -66,8 +84,7 @@ def test_pip_install_into_an_airflow_environment_registers_the_plugin_and_genera
     import os
     import re
 
-    subprocess.run([str(UV), "build", "-q", "--wheel", "--out-dir", str(tmp_path), str(REPO)], check=True)
-    [wheel] = tmp_path.glob("airflow_ops-*.whl")
+    wheel = _build_wheel(tmp_path)
     lock = (REPO / "requirements" / "lock-3.3.txt").read_text()
     airflow = re.search(r"^apache-airflow==(\S+)", lock, re.M).group(1)  # type: ignore[union-attr]
     venv = tmp_path / "venv"
