@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from airflow_ops.exceptions import AirflowOpsError
 
@@ -33,64 +28,6 @@ def _one_line(text: str, limit: int = 300) -> str:
 #: The largest answer read (16 MiB): a list of 1000 task instances is ~2 MB; beyond this the server is
 #: not the api-server, or is sending without end, and reading on would only exhaust memory.
 MAX_BODY_BYTES = 16 << 20
-
-
-#: The connections the current thread's request is using (set by ``AirflowApi._send``'s worker), so the
-#: caller can shut their sockets when the deadline passes and the worker thread ends at once.
-_inflight = threading.local()
-
-
-class _Tracked:
-    """Mixin for urllib3 connections: each request registers its connection with the sending thread."""
-
-    sock: socket.socket | None
-
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        registry = getattr(_inflight, "connections", None)
-        if registry is not None:
-            registry.append(self)
-        super().request(*args, **kwargs)  # type: ignore[misc]
-
-
-class _TrackedHTTPConnection(_Tracked, HTTPConnection):
-    pass
-
-
-class _TrackedHTTPSConnection(_Tracked, HTTPSConnection):
-    pass
-
-
-class _TrackedHTTPPool(HTTPConnectionPool):
-    ConnectionCls = _TrackedHTTPConnection
-
-
-class _TrackedHTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _TrackedHTTPSConnection
-
-
-class _TrackedAdapter(HTTPAdapter):
-    """requests' adapter whose (non-proxy) connections register themselves with the sending thread."""
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {"http": _TrackedHTTPPool, "https": _TrackedHTTPSPool}
-
-
-def _session() -> requests.Session:
-    session = requests.Session()
-    session.mount("http://", _TrackedAdapter())
-    session.mount("https://", _TrackedAdapter())
-    return session
-
-
-def _shut(connections: list[Any]) -> None:
-    """Shut the sockets of ``connections`` so a read blocked on them (in another thread) fails now."""
-    for conn in connections:
-        sock = getattr(conn, "sock", None)
-        if sock is None:
-            continue
-        with contextlib.suppress(OSError):  # already closed: nothing to wake
-            sock.shutdown(socket.SHUT_RDWR)
 
 
 @dataclass(frozen=True)
@@ -122,7 +59,7 @@ class AirflowApi:
     #: where the base URL comes from, for error messages
     url_hint: str = "the connection's host/port"
     _token: str | None = field(default=None, repr=False)
-    _session: requests.Session = field(default_factory=_session, repr=False)
+    _session: requests.Session = field(default_factory=requests.Session, repr=False)
 
     def __post_init__(self) -> None:
         self.base_url = self.base_url.rstrip("/")
@@ -131,18 +68,13 @@ class AirflowApi:
         """One request with a total deadline (``timeout``) and a body cap (``max_body_bytes``).
 
         ``requests``' own timeout bounds each socket read, so a server sending a byte a second would
-        hold it for ever: the request runs in a worker thread, and when the deadline passes the
-        sockets it is using are shut, so its blocked read fails at once and the thread ends instead of
-        waiting on the server (``_shut``; a proxied request, whose connections are not tracked, is
-        still abandoned to a daemon thread).
+        hold it for ever: the request runs in a daemon thread that is abandoned at the deadline.
         """
         url = self._url(path)
         deadline = time.monotonic() + self.timeout
         out: dict[str, Any] = {}
-        connections: list[Any] = []
 
         def work() -> None:
-            _inflight.connections = connections
             try:
                 resp = self._session.request(method, url, timeout=self.timeout, stream=True, **kwargs)
                 out["resp"] = resp
@@ -161,19 +93,14 @@ class AirflowApi:
             except BaseException as exc:  # handed to the caller's thread
                 out["error"] = exc
             finally:
-                _inflight.connections = None
                 if "resp" in out:
                     out["resp"].close()
 
         worker = threading.Thread(target=work, name=f"airflow-api {method} {path}", daemon=True)
         worker.start()
         worker.join(max(deadline - time.monotonic(), 0) + 0.05)
-        late = worker.is_alive()
-        if late:
-            _shut(connections)
-            worker.join(1.0)  # the shut socket fails the worker's read at once
         error = out.get("error")
-        if late or isinstance(error, TimeoutError | requests.Timeout):
+        if worker.is_alive() or isinstance(error, TimeoutError | requests.Timeout):
             raise ApiUnreachableError(
                 f"api-server {self.base_url} gave no complete answer to {method} {path} within "
                 f"{self.timeout:g}s (the total deadline): is it overloaded, or is {self.url_hint} "
