@@ -31,7 +31,6 @@ $(UV):
 	$(TOOLS)/bin/python -m pip install -q --disable-pip-version-check uv==0.13.9
 
 $(STAMP): $(LOCK) pyproject.toml | $(UV)
-	@test -f $(LOCK) || { echo "error: airflow-ops supports Airflow $(MINORS) (no $(LOCK) for AIRFLOW_VERSION=$(AIRFLOW_VERSION))"; exit 2; }
 	test -x $(BIN)/python || $(UV) venv -q --python $(PYTHON) $(VENV)
 	@# --compile-bytecode: with PYTHONDONTWRITEBYTECODE set (common in CI and images) every Airflow
 	@# process would otherwise recompile its imports from source on each start.
@@ -48,6 +47,10 @@ $(STAMP): $(LOCK) pyproject.toml | $(UV)
 	@printf '%s\n%s\n' "$(CURDIR)/plugins" "$(CURDIR)/tools" > "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/airflow_ops_checkout.pth"
 	@printf '#!/bin/sh\nexec "%s/python" -m airflow_ops_tools.cli "$$@"\n' "$(CURDIR)/$(BIN)" > $(BIN)/airflow-ops && chmod +x $(BIN)/airflow-ops
 	touch $@
+
+# Only an unsupported AIRFLOW_VERSION reaches this: every supported minor's lock is committed.
+requirements/lock-%.txt:
+	@echo "error: airflow-ops supports Airflow $(MINORS); AIRFLOW_VERSION=$(AIRFLOW_VERSION) has no $@ (try AIRFLOW_VERSION=$(DEFAULT_AIRFLOW))" >&2; exit 2
 
 venv: $(STAMP) ## Build .venv from the committed lock (no unpinned resolution)
 

@@ -95,19 +95,17 @@ DIFFERENCES: tuple[Difference, ...] = (
 )
 
 
+@functools.cache
 def airflow_version() -> str:
-    """The installed Airflow's version, e.g. ``3.2.2`` (``unknown`` without Airflow)."""
+    """The installed Airflow's version, e.g. ``3.2.2`` (``unknown`` without Airflow).
+
+    Read once per process from the already-imported package (every DAG file parse asks for it)."""
     try:
-        from importlib.metadata import version
+        import airflow
 
-        return version("apache-airflow-core")
+        return str(airflow.__version__)
     except Exception:
-        try:
-            import airflow
-
-            return str(airflow.__version__)
-        except Exception:
-            return "unknown"
+        return "unknown"
 
 
 def minor(version: str) -> tuple[int, int]:
