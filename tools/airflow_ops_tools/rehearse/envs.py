@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from airflow_ops.exceptions import AirflowOpsError
 from airflow_ops_tools.contract import UsageError
 from airflow_ops_tools.paths import ROOT
 
@@ -35,8 +36,8 @@ _RELEASE = re.compile(r"^3\.\d+\.\d+$")
 _COMPLETE = ".airflow-ops-env"
 
 
-class EnvironmentBuildError(Exception):
-    """uv could not build the environment; the message is uv's last lines."""
+class EnvironmentBuildError(AirflowOpsError):
+    """uv could not build the environment; the message is uv's last lines and the fix."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,10 @@ def default_cache() -> Path:
 
 def find_uv(explicit: str | None = None) -> str:
     """``--uv``, ``$AIRFLOW_OPS_UV``, ``uv`` on PATH, or the checkout's own (``.tools/bin/uv``)."""
+    if explicit is not None:
+        if os.access(explicit, os.X_OK) and not os.path.isdir(explicit):
+            return explicit
+        raise UsageError(f"--uv {explicit} is not an executable file: pass the path of the uv binary")
     for candidate in (
         explicit,
         os.environ.get("AIRFLOW_OPS_UV"),
