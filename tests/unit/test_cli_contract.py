@@ -62,6 +62,7 @@ HOSTILE: list[tuple[list[str], int, str]] = [
     (["restore-export", "s3://b/k", "--endpoint-url", "localhost:9000"], 2, "--endpoint-url"),
     (["restore-export", "{tmp}/missing"], 2, "cannot read"),
     (["restore-export", "{tmp}/a_file", "--target-db-url", f"postgresql://u:{SECRET}@h/db"], 2, "error"),
+    (["docs", "--bogus"], 2, "--bogus"),
     (["readme", "--bogus"], 2, "--bogus"),
 ]
 
