@@ -42,7 +42,7 @@ report warns on every run.
 
 **Side effects.** Writes under `s3://airflow-ops-backups/metadata-backup/`; deletes expired
 backup folders there; creates and drops `airflow_ops_restore_check_*` databases when the full
-restore runs. Restore with `scripts/restore_metadata_db.py` (README, "Metadata DB backup").
+restore runs. Restore with `scripts/restore_metadata_db.py` (docs/runbooks/restore.md).
 
 **Deadline.** A run must succeed within 90 min of being queued
 (`deadline`), or Airflow's deadline alert (run by the triggerer) sends "missed its deadline" through

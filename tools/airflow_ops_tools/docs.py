@@ -90,11 +90,10 @@ def support_matrix(_: str = "") -> str:
 def _shipped_docs() -> dict[str, tuple[str, str]]:
     """kind -> (config file, doc_md) of the shipped configs, rendered as ``airflow-ops generate`` does."""
     from airflow_ops.config import load_config_file
-
     from airflow_ops_tools import generator
 
     configs = [(p, load_config_file(p)) for p in generator.config_files(ROOT / "config")]
-    configs = generator._with_alert_channels(configs)  # noqa: SLF001 - the doc_md the DAG file gets
+    configs = generator._with_alert_channels(configs)
     out: dict[str, tuple[str, str]] = {}
     for path, cfg in configs:
         kind = str(getattr(cfg, "kind"))  # noqa: B009 - every concrete config has it
@@ -203,7 +202,7 @@ def _comments(model: type[BaseModel]) -> dict[str, str]:
 
 def _description(model: type[BaseModel], name: str, info: FieldInfo) -> str:
     for cls in model.__mro__:
-        if isinstance(cls, type) and issubclass(cls, BaseModel) and name in cls.__dict__.get("__annotations__", {}):
+        if isinstance(cls, type) and issubclass(cls, BaseModel) and name in inspect.get_annotations(cls):
             text = info.description or _comments(cls).get(name, "")
             if text:
                 return text
@@ -246,7 +245,9 @@ def config_reference(which: str) -> str:
     if which == "common":
         return "\n".join([*head, *_rows_any(CommonConfig, "")]) + "\n"
     if which not in KINDS:
-        raise ValueError(f"section config-reference:{which}: no such kind (common or one of {', '.join(KINDS)})")
+        raise ValueError(
+            f"section config-reference:{which}: no such kind (common or one of {', '.join(KINDS)})"
+        )
     model = KINDS[which].schema()
     common = CommonConfig.model_fields
 

@@ -39,7 +39,8 @@ def render(text: str) -> str:
         if name not in SECTIONS:
             raise ValueError(f"unknown generated section {full!r} (one of {', '.join(SECTIONS)})")
         pattern = re.compile(
-            rf"(<!-- section:{re.escape(full)} -->\n).*?(<!-- /section:{re.escape(full)} -->)", flags=re.DOTALL
+            rf"(<!-- section:{re.escape(full)} -->\n).*?(<!-- /section:{re.escape(full)} -->)",
+            flags=re.DOTALL,
         )
         match = pattern.search(text)
         if match is None:
@@ -58,6 +59,10 @@ def homes(root: Path) -> dict[str, list[Path]]:
     return found
 
 
+def _names(where: list[Path], root: Path) -> str:
+    return ", ".join(str(p.relative_to(root)) for p in where)
+
+
 def misplaced(root: Path) -> list[str]:
     """Problems with where sections live: a required one missing, or one in two places."""
     from airflow_ops_tools.docs import required_sections
@@ -65,7 +70,7 @@ def misplaced(root: Path) -> list[str]:
     found = homes(root)
     problems = [f"no page holds <!-- section:{s} -->" for s in required_sections() if s not in found]
     problems += [
-        f"<!-- section:{s} --> is in {len(where)} places ({', '.join(str(p.relative_to(root)) for p in where)})"
+        f"<!-- section:{s} --> is in {len(where)} places ({_names(where, root)})"
         for s, where in found.items()
         if len(where) > 1
     ]
