@@ -201,12 +201,22 @@ def _comments(model: type[BaseModel]) -> dict[str, str]:
 
 
 def _description(model: type[BaseModel], name: str, info: FieldInfo) -> str:
+    """The field's ``description``; else its ``#:`` comment; else what an overridden base field says;
+    else, for ``kind``, what it selects, and for a nested model, the first line of its docstring."""
+    if info.description:
+        return info.description
     for cls in model.__mro__:
         if isinstance(cls, type) and issubclass(cls, BaseModel) and name in inspect.get_annotations(cls):
-            text = info.description or _comments(cls).get(name, "")
+            base = cls.model_fields.get(name)
+            text = (base.description if base is not None else None) or _comments(cls).get(name, "")
             if text:
                 return text
-    return info.description or ""
+    if name == "kind":
+        return "Selects this schema."
+    sub = _model_of(info.annotation)
+    if sub is not None and sub.__doc__ and "Usage docs:" not in sub.__doc__:
+        return sub.__doc__.strip().splitlines()[0]
+    return ""
 
 
 def _rows(model: type[BaseModel], prefix: str, skip: Callable[[str, FieldInfo], bool]) -> Iterator[str]:
