@@ -101,6 +101,23 @@ def _shipped_docs() -> dict[str, tuple[str, str]]:
     return out
 
 
+_LIST_ITEM = re.compile(r"(\d+\.|[-*]) ")
+
+
+def _lists_set_apart(doc: str) -> str:
+    """``doc`` with a blank line before a list that starts right under a paragraph line.
+
+    The Airflow UI's Markdown starts the list there; Python-Markdown (MkDocs) needs the blank line.
+    """
+    out: list[str] = []
+    for line in doc.splitlines():
+        prev = out[-1] if out else ""
+        if _LIST_ITEM.match(line) and prev.strip() and not prev[0].isspace() and not _LIST_ITEM.match(prev):
+            out.append("")
+        out.append(line)
+    return "\n".join(out)
+
+
 def kind_doc(kind: str) -> str:
     from airflow_ops.registry import KINDS
 
@@ -111,7 +128,7 @@ def kind_doc(kind: str) -> str:
         raise ValueError(f"section kind-doc:{kind}: config/ ships no DAG of this kind")
     source, doc = shipped[kind]
     return (
-        f"{doc}\n\n"
+        f"{_lists_set_apart(doc)}\n\n"
         f"*The text above is the DAG's own `doc_md`, as shown in the Airflow UI: "
         f"`plugins/airflow_ops/kinds/{kind}/doc.md.j2` rendered with `{source}`.*\n"
     )
