@@ -219,7 +219,7 @@ def _comments(model: type[BaseModel]) -> dict[str, str]:
 
 def _description(model: type[BaseModel], name: str, info: FieldInfo) -> str:
     """The field's ``description``; else its ``#:`` comment; else what an overridden base field says;
-    else, for ``kind``, what it selects, and for a nested model, the first line of its docstring."""
+    else, for ``kind``, what it selects, and for a nested model, its docstring's first paragraph."""
     if info.description:
         return info.description
     for cls in model.__mro__:
@@ -232,7 +232,7 @@ def _description(model: type[BaseModel], name: str, info: FieldInfo) -> str:
         return "Selects this schema."
     sub = _model_of(info.annotation)
     if sub is not None and sub.__doc__ and "Usage docs:" not in sub.__doc__:
-        return sub.__doc__.strip().splitlines()[0]
+        return " ".join(sub.__doc__.strip().split("\n\n")[0].split())
     return ""
 
 
