@@ -111,6 +111,7 @@ HOSTILE: list[tuple[list[str], int, str]] = [
         2,
         "--migration-timeout",
     ),
+    (["docs", "--bogus"], 2, "--bogus"),
     (["readme", "--bogus"], 2, "--bogus"),
 ]
 

@@ -137,7 +137,9 @@ def test_the_migrations_environment_leaves_the_deployment_behind() -> None:
         "PATH": "/usr/bin",
     }
     env = migration.airflow_environ(target, "/tmp/home", base)
-    assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] .startswith("postgresql+psycopg2://rehearsal@db:5433/scratch_1")
+    assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith(
+        "postgresql+psycopg2://rehearsal@db:5433/scratch_1"
+    )
     assert "Pw-Long-Secret" not in env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
     assert env["PGPASSWORD"] == "Pw-Long-Secret" and env["PGSSLMODE"] == "require"
     assert env["AIRFLOW_HOME"] == "/tmp/home" and "AIRFLOW_CONFIG" not in env
