@@ -37,6 +37,7 @@ MODULES: dict[str, list[str]] = {
     "logcleanup/sweep.py": ["test_log_cleanup.py", "test_log_sweep.py"],
     "dbclean/plan.py": ["test_db_cleanup.py"],
     "dbclean/backup_gate.py": ["test_db_cleanup.py"],
+    "dbclean/tables.py": ["test_db_clean_tables.py", "test_db_cleanup.py"],
     "export/diff.py": ["test_export_diff.py"],
 }
 
