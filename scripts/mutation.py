@@ -39,6 +39,7 @@ MODULES: dict[str, list[str]] = {
     "dbclean/backup_gate.py": ["test_db_cleanup.py"],
     "dbclean/tables.py": ["test_db_clean_tables.py", "test_db_cleanup.py"],
     "export/diff.py": ["test_export_diff.py"],
+    "export/retention.py": ["test_export_retention.py"],
 }
 
 KILLED = {"killed", "timeout", "caught by type check", "segfault"}
