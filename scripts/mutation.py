@@ -146,10 +146,13 @@ def collect(modules: list[str]) -> dict[str, dict[str, object]]:
 
 
 def _head() -> str:
-    """The commit measured (``+dirty`` when the working tree differs from it)."""
+    """The commit measured (``+dirty`` when the code, the tests or this script differ from it)."""
     try:
         head = subprocess.check_output(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True).strip()
-        dirty = subprocess.call(["git", "diff", "--quiet", "HEAD"], cwd=ROOT) != 0
+        dirty = (
+            subprocess.call(["git", "diff", "--quiet", "HEAD", "--", "plugins", "tests", "scripts"], cwd=ROOT)
+            != 0
+        )
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return head + ("+dirty" if dirty else "")
