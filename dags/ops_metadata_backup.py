@@ -23,7 +23,7 @@ Streams pg_dump of the Airflow metadata DB to S3, verifies it, applies GFS reten
 3. *Apply retention*: keeps the newest verified backup of the last 7 days,
    4 weeks and 6 months that have one; never
    deletes the newest verified backup.
-4. *Report*: size, compression ratio, duration, throughput, sha256, verification, retention and
+4. *Report*: size, compression (method and ratio), how long the snapshot was held, duration, throughput, sha256, verification, retention and
    fernet key status.
 
 **Schedule.** `@daily`. The backup key comes from the logical date (manual runs:
@@ -89,7 +89,7 @@ dag = build_dag(
         'sse': 'none',
         'kms_key_id': None,
         'pg_bin_dirs': ['/usr/lib/postgresql/*/bin', '/usr/local/bin', '/usr/bin'],
-        'compress_level': None,
+        'compression': 'gzip:1',
         'multipart_chunk_mb': 8,
         'upload_concurrency': 2,
         'full_restore_days': ['sun'],

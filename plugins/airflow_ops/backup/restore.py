@@ -117,8 +117,7 @@ def restore_backup(
             "backup). Restore into a fresh database (createdb ...) or pass --force to drop and replace the "
             "tables the backup contains (see which with --force --dry-run)."
         )
-    major = int(manifest.server_version.split(".")[0])
-    pg_restore = select_tool("pg_restore", major, pg_bin_dirs)
+    pg_restore = select_tool("pg_restore", manifest.pg_restore_major, pg_bin_dirs)
     log.info("Verifying s3://%s/%s (sha256 %s)", bucket, manifest.key, manifest.sha256)
     check_archive(client, manifest, pg_restore)
     if announce is not None:

@@ -299,8 +299,7 @@ def verify_backup(
     from airflow_ops.backup.pgtools import select_tool
     from airflow_ops.backup.pointer import mark_verified
 
-    major = int(manifest.server_version.split(".")[0])
-    pg_restore = select_tool("pg_restore", major, pg_bin_dirs)
+    pg_restore = select_tool("pg_restore", manifest.pg_restore_major, pg_bin_dirs)
     check_manifest(client, manifest)
     result = check_archive(client, manifest, pg_restore)
     out: dict[str, Any] = {

@@ -290,7 +290,7 @@ def _main(argv: list[str] | None) -> int:
     if args.dags_folder is not None or args.airflow_cfg is not None:
         current = _current_env(from_version, args, progress)
     pg_restore = select_tool(
-        "pg_restore", int(manifest.server_version.split(".")[0]), args.pg_bin_dir or list(DEFAULT_PG_BIN_DIRS)
+        "pg_restore", manifest.pg_restore_major, args.pg_bin_dir or list(DEFAULT_PG_BIN_DIRS)
     )
 
     admin = server.connect(autocommit=True, application_name="airflow-ops-rehearsal")
