@@ -230,7 +230,7 @@ def _worker(spec: dict[str, Any]) -> None:
     )
 
 
-def _versus_pg_dump(pg: Any, moto: Any, dbname: str) -> dict[str, list[dict[str, float]]]:
+def _versus_pg_dump(pg: Any, moto: Any, dbname: str, label: str) -> dict[str, list[dict[str, float]]]:
     """Rotated rounds of the backup, ``pg_dump -Fc`` and ``pg_dump -Fc -Z0``; every round printed."""
     sides: dict[str, list[dict[str, float]]] = {"backup": [], "pg_dump": [], "pg_dump_z0": []}
     order = list(sides)
@@ -244,13 +244,13 @@ def _versus_pg_dump(pg: Any, moto: Any, dbname: str) -> dict[str, list[dict[str,
                 sides[side].append({"wall": wall, "size": size})
         b = sides["backup"][-1]
         print(
-            f"  1.1 GB round {run}: backup {b['wall']:.1f}s ({b['size'] / 1e6:.0f} MB, snapshot "
+            f"  {label} round {run}: backup {b['wall']:.1f}s ({b['size'] / 1e6:.0f} MB, snapshot "
             f"{b['snapshot_s']:.1f}s, peak RSS {b['peak_rss_mb']:.0f} MB), pg_dump "
             f"{sides['pg_dump'][-1]['wall']:.1f}s ({sides['pg_dump'][-1]['size'] / 1e6:.0f} MB), pg_dump -Z0 "
             f"{sides['pg_dump_z0'][-1]['wall']:.1f}s ({sides['pg_dump_z0'][-1]['size'] / 1e6:.0f} MB)"
         )
     raw = {side: [round(r["wall"], 2) for r in rounds] for side, rounds in sides.items()}
-    print(f"  1.1 GB raw seconds: {json.dumps(raw)}")
+    print(f"  {label} raw seconds: {json.dumps(raw)}")
     return sides
 
 
@@ -274,7 +274,7 @@ def _airflow_shaped(pg: Any, moto: Any) -> dict[str, float]:
         airflow = str(Path(sys.executable).parent / "airflow")
         subprocess.run([airflow, "db", "migrate"], env=env, check=True, capture_output=True)
         seed(pg.url_for(dbname), AIRFLOW_SEED_ROWS)
-        rounds = _versus_pg_dump(pg, moto, dbname)
+        rounds = _versus_pg_dump(pg, moto, dbname, "Airflow-shaped")
         backups, dumps = rounds["backup"], rounds["pg_dump"]
         return {
             "backup_airflow_size_vs_pg_dump": round(
@@ -320,7 +320,7 @@ def run() -> dict[str, float]:
         big_size = _generate(pg, big, BIG_BYTES)
         print(f"  generated {small_size / 1e6:.0f} + {big_size / 1e6:.0f} MB in {time.monotonic() - t0:.0f}s")
         small_runs = [_backup(pg, moto, small, run) for run in range(2)]
-        big_rounds = _versus_pg_dump(pg, moto, big)
+        big_rounds = _versus_pg_dump(pg, moto, big, f"{big_size / 1e9:.1f} GB")
         backups = big_rounds["backup"]
         backup_wall = statistics.median(b["wall"] for b in backups)
         big_rss = statistics.median(b["peak_rss_mb"] for b in backups)
