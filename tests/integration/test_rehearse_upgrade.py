@@ -41,6 +41,27 @@ PREFIX = "rehearsal"
 FAILING_REVISION = "8812eb67b63c"
 
 
+def _rehearse(
+    pg_server: PostgresServer, backup: str, *args: str, env: dict[str, str], timeout: float = 1200
+) -> subprocess.CompletedProcess[str]:
+    """``rehearse-upgrade --to 3.3.2`` of ``backup``, with the scratch database on the test server."""
+    t = pg_server.target("postgres")
+    scratch = f"postgresql://{t['user']}@{t['host']}:{t['port']}/postgres"
+    common = [
+        "--to",
+        TO,
+        "--backup",
+        backup,
+        "--prefix",
+        PREFIX,
+        "--bucket",
+        BUCKET,
+        "--scratch-url",
+        scratch,
+    ]
+    return _cli(*common, *args, env=env, timeout=timeout)
+
+
 def _cli(
     *args: str, env: dict[str, str] | None = None, timeout: float = 1200
 ) -> subprocess.CompletedProcess[str]:
@@ -111,11 +132,6 @@ def _databases(pg_server: PostgresServer, like: str) -> list[str]:
         conn.close()
 
 
-def _scratch_url(pg_server: PostgresServer) -> str:
-    t = pg_server.target("postgres")
-    return f"postgresql://{t['user']}@{t['host']}:{t['port']}/postgres"
-
-
 @pytest.fixture(scope="module")
 def dags(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The fixture DAGs, and one of the bundle's own generated DAG files."""
@@ -135,17 +151,9 @@ def rehearsal(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
     report = tmp_path_factory.mktemp("report") / "rehearsal.json"
-    proc = _cli(
-        "--to",
-        TO,
-        "--backup",
+    proc = _rehearse(
+        pg_server,
         GOOD,
-        "--prefix",
-        PREFIX,
-        "--bucket",
-        BUCKET,
-        "--scratch-url",
-        _scratch_url(pg_server),
         "--allow-same-server",
         "--dags-folder",
         str(dags),
@@ -222,21 +230,7 @@ def test_the_locks_are_sampled_and_the_scratch_database_is_dropped(
 def test_a_failed_migration_exits_2_names_the_revision_and_keeps_the_scratch_database(
     source: Any, pg_server: PostgresServer, cli_env: dict[str, str]
 ) -> None:
-    proc = _cli(
-        "--to",
-        TO,
-        "--backup",
-        BROKEN,
-        "--prefix",
-        PREFIX,
-        "--bucket",
-        BUCKET,
-        "--json",
-        "--scratch-url",
-        _scratch_url(pg_server),
-        "--allow-same-server",
-        env=cli_env,
-    )
+    proc = _rehearse(pg_server, BROKEN, "--json", "--allow-same-server", env=cli_env)
     assert proc.returncode == 2, proc.stdout[-3000:] + proc.stderr[-3000:]
     report = json.loads(proc.stdout)
     m = report["migration"]
@@ -256,20 +250,7 @@ def test_a_failed_migration_exits_2_names_the_revision_and_keeps_the_scratch_dat
 def test_the_backups_own_server_is_refused_without_allow_same_server(
     source: Any, pg_server: PostgresServer, cli_env: dict[str, str]
 ) -> None:
-    proc = _cli(
-        "--to",
-        TO,
-        "--backup",
-        GOOD,
-        "--prefix",
-        PREFIX,
-        "--bucket",
-        BUCKET,
-        "--scratch-url",
-        _scratch_url(pg_server),
-        env=cli_env,
-        timeout=120,
-    )
+    proc = _rehearse(pg_server, GOOD, env=cli_env, timeout=120)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "--allow-same-server" in lines[0] and "Traceback" not in proc.stderr

@@ -107,15 +107,12 @@ class MigrationResult:
 
 
 def alembic_revision(target: PostgresTarget) -> str | None:
+    from airflow_ops.backup.dump import alembic_revision as revision_of
+
     conn = target.connect(autocommit=True, application_name="airflow-ops-rehearsal")
     try:
         with conn.cursor() as cur:
-            cur.execute("SELECT to_regclass('alembic_version') IS NOT NULL")
-            if not cur.fetchone()[0]:
-                return None
-            cur.execute("SELECT version_num FROM alembic_version")
-            row = cur.fetchone()
-            return str(row[0]) if row else None
+            return revision_of(cur)
     finally:
         conn.close()
 
