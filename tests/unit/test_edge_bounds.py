@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -133,14 +135,65 @@ def token_then_drip() -> Iterator[str]:
     yield from _serve(_token_then_drip)
 
 
+def _self_signed(tmp: Path) -> tuple[Path, Path]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp / "cert.pem", tmp / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert_path, key_path
+
+
+@pytest.fixture
+def tls_dripping(tmp_path: Path) -> Iterator[str]:
+    """The dripping body over TLS: the worker reads through an SSLSocket, which detached the socket the
+    connection made (so the deadline must shut the connection, not that socket object)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(*_self_signed(tmp_path))
+
+    def handler(conn: socket.socket, stop: threading.Event) -> None:
+        try:
+            conn.settimeout(SLACK_S)
+            tls = context.wrap_socket(conn, server_side=True)
+            tls.settimeout(None)
+        except OSError:
+            conn.close()
+            return
+        _drip(tls, stop)
+
+    yield from (url.replace("http://", "https://") for url in _serve(handler))
+
+
 def _api_threads() -> set[threading.Thread]:
     return {t for t in threading.enumerate() if t.name.startswith("airflow-api ") and t.is_alive()}
 
 
-@pytest.mark.parametrize("server", ["dripping", "dripping_headers", "token_then_drip"])
+@pytest.mark.filterwarnings("ignore:Unverified HTTPS request")
+@pytest.mark.parametrize("server", ["dripping", "dripping_headers", "token_then_drip", "tls_dripping"])
 def test_no_worker_thread_outlives_the_deadline(server: str, request: pytest.FixtureRequest) -> None:
     """The deadline shuts the request's sockets: its worker thread ends, it is not left waiting on the
-    server (a body dripped, headers dripped, or a kept-alive connection reused after the token).
+    server (a body dripped, headers dripped, a kept-alive connection reused after the token, or a body
+    dripped over TLS).
 
     Behaviour only, no tight timing: the call returns within the deadline plus a loose slack, and the
     worker threads it started have ended after a bounded join. Unbounded, each of these servers would
@@ -154,6 +207,8 @@ def test_no_worker_thread_outlives_the_deadline(server: str, request: pytest.Fix
     with pytest.raises(ApiUnreachableError, match="within 1s"):
         if server == "token_then_drip":
             api.get("/api/v2/dags")  # the token request, then the dripping one on the same connection
+        elif server == "tls_dripping":
+            api.get("/api/v2/monitor/health", auth=False, verify=False)  # self-signed
         else:
             api.health()
     # Two requests at most (token, then the call), each its deadline and the wind-down.
@@ -205,20 +260,25 @@ def test_release_closes_the_duplicates_not_the_connection() -> None:
         assert ours.recv(1) == b"x"
 
 
+#: One clock reading for the heartbeat and the check: a test reading the clock twice would grade a
+#: heartbeat "a second ahead" as a second old, or older, on a machine that paused it in between.
+_NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
+
+
 def _body(offset_s: float) -> dict[str, object]:
-    ts = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=offset_s)).isoformat()
+    ts = (_NOW + dt.timedelta(seconds=offset_s)).isoformat()
     return {"scheduler": {"status": "healthy", "latest_scheduler_heartbeat": ts}}
 
 
 @pytest.mark.parametrize("ahead", [30.0, 3600.0, 86400.0 * 365])
 def test_a_heartbeat_from_the_future_is_critical_and_names_the_skew(ahead: float) -> None:
-    [result] = check_components(_body(ahead), ["scheduler"], HealthThresholds(), dt.datetime.now(dt.UTC))
+    [result] = check_components(_body(ahead), ["scheduler"], HealthThresholds(), _NOW)
     assert result.verdict == Verdict.CRITICAL
     assert "in the future" in result.detail and "clocks" in result.detail
 
 
 def test_a_heartbeat_a_second_ahead_is_ordinary_skew() -> None:
-    [result] = check_components(_body(1.0), ["scheduler"], HealthThresholds(), dt.datetime.now(dt.UTC))
+    [result] = check_components(_body(1.0), ["scheduler"], HealthThresholds(), _NOW)
     assert result.verdict == Verdict.OK and result.value == 0.0
 
 
