@@ -36,10 +36,14 @@ os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
 # Property-based tests draw the same examples on every run (a deterministic suite) and keep no example
 # database in the clone; HYPOTHESIS_PROFILE=explore draws fresh ones when hunting for new failures.
+# Neither profile times an example (Hypothesis' default 200 ms deadline, and its too_slow health check
+# on drawing, fail a passing test on a loaded machine): what a test asserts is behaviour, not speed.
+from hypothesis import HealthCheck as _HealthCheck  # noqa: E402
 from hypothesis import settings as _hypothesis_settings  # noqa: E402
 
-_hypothesis_settings.register_profile("deterministic", derandomize=True, database=None)
-_hypothesis_settings.register_profile("explore", derandomize=False, database=None)
+_UNTIMED = {"deadline": None, "suppress_health_check": [_HealthCheck.too_slow]}
+_hypothesis_settings.register_profile("deterministic", derandomize=True, database=None, **_UNTIMED)
+_hypothesis_settings.register_profile("explore", derandomize=False, database=None, **_UNTIMED)
 _hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "deterministic"))
 BUCKETS = ("airflow-ops-backups", "airflow-ops-exports", "airflow-ops-archive", "airflow-ops-logs")
 

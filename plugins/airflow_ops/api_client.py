@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from airflow_ops.exceptions import AirflowOpsError
 
@@ -28,6 +33,122 @@ def _one_line(text: str, limit: int = 300) -> str:
 #: The largest answer read (16 MiB): a list of 1000 task instances is ~2 MB; beyond this the server is
 #: not the api-server, or is sending without end, and reading on would only exhaust memory.
 MAX_BODY_BYTES = 16 << 20
+
+
+#: How long the caller waits, after shutting a late request's sockets, for its worker thread to end. The
+#: thread is no longer blocked on the server then (its reads fail at once); this only lets it finish
+#: now rather than later, and a loaded machine that has not scheduled it yet changes nothing.
+WIND_DOWN_S = 1.0
+
+
+class _Inflight:
+    """The sockets one request's worker thread uses, and the caller's cancel, behind one lock.
+
+    The worker *watches* every socket it is about to read: a new connection's socket as soon as it is
+    connected (before any TLS handshake), a pooled connection's socket before the request is sent. The
+    caller *cancels* at the deadline. Both take the lock, so there is no window: a socket watched before
+    the cancel is shut by it, a socket watched after it is shut at once by ``watch``. Either way the
+    worker's next read on it (or the one it is blocked in) fails at once.
+
+    Each watched socket is held as a duplicate descriptor: shutting it shuts the connection whatever
+    object wraps the original (an ``SSLSocket`` detaches the socket it wraps), and the number cannot be
+    reused by another socket while it is held. ``release`` (the worker, when it is done) closes them.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._handles: list[socket.socket] = []
+        self._cancelled = False
+
+    def watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            if self._cancelled:
+                _shut(sock)
+                return
+            with contextlib.suppress(OSError):  # closed under us: nothing left to read from it
+                self._handles.append(socket.fromfd(sock.fileno(), sock.family, sock.type))
+
+    def cancel(self) -> None:
+        with self._lock:
+            self._cancelled = True
+            for handle in self._handles:
+                _shut(handle)
+
+    def release(self) -> None:
+        with self._lock:
+            for handle in self._handles:
+                handle.close()
+            self._handles.clear()
+
+
+def _shut(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):  # not connected or already shut: nothing to wake
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+#: The current thread's request (set by ``AirflowApi._send``'s worker for the length of one request).
+_current = threading.local()
+
+
+def _watch(sock: socket.socket | None) -> None:
+    inflight: _Inflight | None = getattr(_current, "inflight", None)
+    if inflight is not None and sock is not None:
+        inflight.watch(sock)
+
+
+class _Watched:
+    """Mixin for urllib3 connections: hand each socket to the sending thread's ``_Inflight``."""
+
+    sock: socket.socket | None
+
+    def _new_conn(self) -> socket.socket:
+        sock: socket.socket = super()._new_conn()  # type: ignore[misc]
+        _watch(sock)
+        return sock
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _watch(self.sock)  # a kept-alive connection from the pool (a new one is watched as it connects)
+        super().request(*args, **kwargs)  # type: ignore[misc]
+
+
+class _WatchedHTTPConnection(_Watched, HTTPConnection):
+    pass
+
+
+class _WatchedHTTPSConnection(_Watched, HTTPSConnection):
+    pass
+
+
+class _WatchedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+_POOLS: dict[str, type[HTTPConnectionPool]] = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
+
+
+class _WatchedAdapter(HTTPAdapter):
+    """requests' adapter whose connections, direct or through an HTTP proxy, are watched."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = dict(_POOLS)
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if not proxy.lower().startswith("socks"):  # a SOCKS proxy's pools are its own (not watched)
+            manager.pool_classes_by_scheme = dict(_POOLS)
+        return manager
+
+
+def _session() -> requests.Session:
+    session = requests.Session()
+    session.mount("http://", _WatchedAdapter())
+    session.mount("https://", _WatchedAdapter())
+    return session
 
 
 @dataclass(frozen=True)
@@ -59,7 +180,7 @@ class AirflowApi:
     #: where the base URL comes from, for error messages
     url_hint: str = "the connection's host/port"
     _token: str | None = field(default=None, repr=False)
-    _session: requests.Session = field(default_factory=requests.Session, repr=False)
+    _session: requests.Session = field(default_factory=_session, repr=False)
 
     def __post_init__(self) -> None:
         self.base_url = self.base_url.rstrip("/")
@@ -68,15 +189,22 @@ class AirflowApi:
         """One request with a total deadline (``timeout``) and a body cap (``max_body_bytes``).
 
         ``requests``' own timeout bounds each socket read, so a server sending a byte a second would
-        hold it for ever: the request runs in a daemon thread that is abandoned at the deadline.
+        hold it for ever. The request runs in a worker thread; when the deadline passes, the caller
+        shuts the sockets the worker is using (``_Inflight``), so its blocked read fails at once and the
+        thread ends instead of waiting on the server. Not interruptible: a DNS look-up (the thread ends
+        when it does: the socket it then connects is shut as it is watched) and a SOCKS proxy's sockets.
         """
         url = self._url(path)
         deadline = time.monotonic() + self.timeout
         out: dict[str, Any] = {}
+        inflight = _Inflight()
 
         def work() -> None:
+            _current.inflight = inflight
             try:
-                resp = self._session.request(method, url, timeout=self.timeout, stream=True, **kwargs)
+                # Connecting and each read are bounded by what is left of the deadline too.
+                left = max(deadline - time.monotonic(), 0.001)
+                resp = self._session.request(method, url, timeout=left, stream=True, **kwargs)
                 out["resp"] = resp
                 body = bytearray()
                 for chunk in resp.iter_content(65536):
@@ -93,14 +221,20 @@ class AirflowApi:
             except BaseException as exc:  # handed to the caller's thread
                 out["error"] = exc
             finally:
+                _current.inflight = None
                 if "resp" in out:
                     out["resp"].close()
+                inflight.release()
 
         worker = threading.Thread(target=work, name=f"airflow-api {method} {path}", daemon=True)
         worker.start()
         worker.join(max(deadline - time.monotonic(), 0) + 0.05)
+        late = worker.is_alive()
+        if late:
+            inflight.cancel()
+            worker.join(WIND_DOWN_S)
         error = out.get("error")
-        if worker.is_alive() or isinstance(error, TimeoutError | requests.Timeout):
+        if late or isinstance(error, TimeoutError | requests.Timeout):
             raise ApiUnreachableError(
                 f"api-server {self.base_url} gave no complete answer to {method} {path} within "
                 f"{self.timeout:g}s (the total deadline): is it overloaded, or is {self.url_hint} "

@@ -207,7 +207,11 @@ _FLAG_VALUES = st.text(
 )
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=120,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(
     flag=st.sampled_from(
         ["--timeout", "--components", "--url", "--expected-interval", "--stuck-task-minutes"]

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from types import SimpleNamespace
 from typing import Any
+
+import pytest
 
 from airflow_ops.console import page
 from airflow_ops.console.data import ChartRun, DagInfo, RunInfo, Snapshot, chart_run, decode_report
@@ -172,26 +175,39 @@ def test_a_thinned_verdict_timeline_keeps_every_critical_bucket() -> None:
     assert len(thin) == page.MAX_POINTS and pts[4321] in thin
 
 
-def test_the_first_page_takes_the_startup_heap_out_of_the_collectors_reach() -> None:
+def test_the_first_page_takes_the_startup_heap_out_of_the_collectors_reach(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What the page asks of the collector, spied on: a collection, then a freeze, once per process.
+
+    Not gc's own counters: ``gc.get_freeze_count()`` moves with whatever else the process frees or
+    freezes (a fresh machine saw it move by 2), so it cannot say what the page did.
+    """
     import gc
 
     from airflow_ops.console import app
 
+    calls: list[str] = []
+    monkeypatch.setattr(gc, "collect", lambda *a: calls.append("collect") or 0)
+    monkeypatch.setattr(gc, "freeze", lambda: calls.append("freeze"))
     if app._time_gc in gc.callbacks:
         gc.callbacks.remove(app._time_gc)
     try:
         app._settle_heap()
-        frozen = gc.get_freeze_count()
-        assert frozen > 0 and app._time_gc in gc.callbacks
-        gc.collect()  # timed by the callback the page reports in Server-Timing
-        assert app._gc_ms[0] > 0
-        app._settle_heap()  # once per process: a second page freezes nothing more
-        # Not ==: a frozen object that dies leaves the permanent generation, so the count may only
-        # fall (a fresh machine saw it move by 2); a second freeze would make it grow.
-        assert gc.get_freeze_count() <= frozen
+        assert calls == ["collect", "freeze"] and app._time_gc in gc.callbacks
+        app._settle_heap()  # once per process: a second page collects and freezes nothing
+        assert calls == ["collect", "freeze"]
+        gc.callbacks.remove(app._time_gc)  # a real collection must not read the clock below
+        # The callback times each collection for Server-Timing: start to stop, on perf_counter.
+        clock = iter([10.0, 10.25])
+        monkeypatch.setattr(app, "time", SimpleNamespace(perf_counter=lambda: next(clock)))
+        monkeypatch.setattr(app, "_gc_ms", [0.0, 0.0])
+        app._time_gc("start", {})
+        app._time_gc("stop", {})
+        assert app._gc_ms == [250.0, 10.0]
     finally:
-        gc.callbacks.remove(app._time_gc)
-        gc.unfreeze()
+        if app._time_gc in gc.callbacks:
+            gc.callbacks.remove(app._time_gc)
 
 
 def test_the_page_names_the_airflow_release_it_runs_on() -> None:
