@@ -65,6 +65,9 @@ dag = build_dag(
         'worker_queues': ['default'],
         'dag_processor_logs_queue': None,
         'remove_empty_dirs': True,
+        'min_free_pct': None,
+        'max_log_bytes': None,
+        'min_retention_hours': None,
         'archive': None},
     source='config/ops_log_cleanup.yml',
 )

@@ -661,6 +661,10 @@ def test_the_report_of_a_root_has_every_figure_under_its_name(tmp_path: Path) ->
         "per_dag": {"a": {"files": 1, "bytes": 30}},
         "samples": ["symlink: dag_id=a/l"],
         "error": None,
+        "floor_files": 0,
+        "floor_bytes": 0,
+        "floor_cutoff": None,
+        "floor_note": None,
     }
 
 

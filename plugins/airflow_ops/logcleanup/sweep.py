@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from stat import S_ISLNK, S_ISREG
 from typing import Any, Protocol
 
+from airflow_ops.logcleanup.floor import AgeHistogram
+
 DAY = 86_400.0
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 SAMPLE_LIMIT = 20
@@ -41,7 +43,7 @@ class RetentionPolicy:
     """How long files are kept: a default, per-DAG overrides and a safety window that always wins."""
 
     retention_days: float
-    per_dag_days: dict[str, int] = field(default_factory=dict)
+    per_dag_days: dict[str, float] = field(default_factory=dict)
     safety_window_hours: float = 24.0
     now: float = field(default_factory=time.time)
 
@@ -71,6 +73,12 @@ class RootStats:
     samples: list[str] = field(default_factory=list)
     duration_s: float = 0.0
     error: str | None = None
+    #: what the free-space floor deleted on top of the age rule (also counted in files/bytes_deleted)
+    floor_files: int = 0
+    floor_bytes: int = 0
+    floor_cutoff: float | None = None
+    #: why the floor could not be met (None: met, or no floor)
+    floor_note: str | None = None
 
     def note_skip(self, reason: str, where: str) -> None:
         self.skipped[reason] += 1
@@ -92,6 +100,10 @@ class RootStats:
             "samples": list(self.samples),
             "duration_s": round(self.duration_s, 3),
             "error": self.error,
+            "floor_files": self.floor_files,
+            "floor_bytes": self.floor_bytes,
+            "floor_cutoff": self.floor_cutoff,
+            "floor_note": self.floor_note,
         }
 
 
@@ -132,6 +144,7 @@ class LogSweeper:
         remove_empty_dirs: bool = True,
         skip_dirs: set[tuple[int, int]] | None = None,
         archiver_factory: Callable[[str, RootStats], Archiver] | None = None,
+        histogram: AgeHistogram | None = None,
     ) -> None:
         self.policy = policy
         self.dry_run = dry_run
@@ -139,6 +152,8 @@ class LogSweeper:
         #: (st_dev, st_ino) of directories never entered: other roots nested in this one.
         self.skip_dirs = skip_dirs or set()
         self.archiver_factory = archiver_factory
+        #: receives (mtime, size) of every regular file the age rule keeps (the floor's input)
+        self.histogram = histogram
         self._euid = os.geteuid()
         self._groups = frozenset([os.getegid(), *os.getgroups()])
 
@@ -188,6 +203,7 @@ class LogSweeper:
         kept = False
         # Hot loop: counters stay local and are added to ``stats`` once per directory.
         deleted = freed = kept_files = 0
+        histogram = self.histogram
         try:
             it = os.scandir(dfd)
         except OSError as exc:
@@ -225,6 +241,8 @@ class LogSweeper:
                     if mtime >= cutoff:
                         kept = True
                         kept_files += 1
+                        if histogram is not None:
+                            histogram.add(mtime, st.st_size)
                         if mtime < retention_cutoff:
                             stats.note_skip("within_safety_window", _printable(rel + name))
                         continue

@@ -47,6 +47,24 @@ class LogCleanupConfig(CommonConfig):
         description="Queue whose worker shares the dag-processor's disk (default: the first worker queue).",
     )
     remove_empty_dirs: bool = Field(True, description="Remove directories left empty (never a root).")
+    min_free_pct: StrictFloat | StrictInt | None = Field(
+        None,
+        gt=0,
+        lt=100,
+        description="Free-space floor: when the age rule leaves a root's volume with less free space "
+        "than this percentage, delete the oldest logs first until it holds.",
+    )
+    max_log_bytes: StrictInt | None = Field(
+        None,
+        ge=1,
+        description="Cap on the bytes of all roots of one worker: the oldest logs go first above it.",
+    )
+    min_retention_hours: StrictFloat | StrictInt | None = Field(
+        None,
+        ge=0,
+        description="The floor never deletes a log modified more recently than this (nor inside "
+        "safety_window_hours, whichever is longer).",
+    )
     archive: LogArchiveConfig | None = None
 
     @field_validator("per_dag_retention_days")

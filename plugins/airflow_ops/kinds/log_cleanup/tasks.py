@@ -38,6 +38,7 @@ def sweep(cfg: LogCleanupConfig, run: Run) -> dict[str, Any]:
 
     AirflowFailException = fail_exception()
 
+    from airflow_ops.logcleanup.floor import FloorPolicy
     from airflow_ops.logcleanup.roots import DangerousRootError
     from airflow_ops.logcleanup.service import ArchiveTarget, sweep_roots
     from airflow_ops.logcleanup.sweep import RetentionPolicy
@@ -66,6 +67,11 @@ def sweep(cfg: LogCleanupConfig, run: Run) -> dict[str, Any]:
         remove_empty_dirs=cfg.remove_empty_dirs,
         archive=archive,
         run_key=re.sub(r"[^A-Za-z0-9_.-]", "_", run.run_id),
+        floor=FloorPolicy(
+            cfg.min_free_pct,
+            cfg.max_log_bytes,
+            max(float(cfg.min_retention_hours or 0), cfg.safety_window_hours),
+        ),
     )
     free = []
     for root in roots:
@@ -132,12 +138,17 @@ def report(cfg: LogCleanupConfig, run: Run, sweeps: list[dict[str, Any] | None])
                 warnings.append(f"{root['non_utf8_names']} non-UTF-8 names under {root['path']} (handled)")
             if root["error"]:
                 warnings.append(f"{root['path']}: {root['error']}")
+            if root.get("floor_note"):
+                warnings.append(f"{res['host']} {root['path']}: {root['floor_note']}")
             samples = root["samples"]
             layout += [f"{root['path']}: {s}" for s in samples if is_layout_fact(s)]
             warnings += [f"{root['path']}: {s}" for s in samples if not is_layout_fact(s)][:5]
     top = sorted(per_dag.items(), key=lambda kv: -kv[1][1])
     files = sum(r["files"] for r in rows)
     freed = sum(r["bytes"] for r in rows)
+    floor_roots = [root for res in results for root in res["roots"]]
+    floor_files = sum(root.get("floor_files", 0) for root in floor_roots)
+    floor_bytes = sum(root.get("floor_bytes", 0) for root in floor_roots)
     retention = max((r["retention_days"] for r in results), default=cfg.retention_days)
     free = [r["free_bytes"] for r in results if r.get("free_bytes") is not None]
     cutoffs = sorted({r["cutoff"] for r in results if r.get("cutoff")})
@@ -150,7 +161,8 @@ def report(cfg: LogCleanupConfig, run: Run, sweeps: list[dict[str, Any] | None])
         mode="dry_run" if dry_run else "apply",
         ok=True,
         headline=f"{verb} {mb(freed)} ({files} files) on {len(results)} worker(s), retention {retention} d"
-        + (f" (before {cutoffs[0]})" if cutoffs else ""),
+        + (f" (before {cutoffs[0]})" if cutoffs else "")
+        + (f"; the free-space floor forced {mb(floor_bytes)} of it" if floor_bytes else ""),
         metrics={
             "files_deleted": files,
             "bytes_freed": freed,
@@ -168,6 +180,7 @@ def report(cfg: LogCleanupConfig, run: Run, sweeps: list[dict[str, Any] | None])
             + (f"; per-DAG: {overrides}" if overrides else ""),
             "cutoff": cutoffs[0] if cutoffs else None,
             "safety window h": cfg.safety_window_hours,
+            "free-space floor": _floor_text(cfg, floor_files, floor_bytes),
             "workers": ", ".join(f"{r['queue']}@{r['host']}" for r in results),
             "skipped": ", ".join(f"{k}={v}" for k, v in sorted(skipped.items())) or "none",
             # The ten DAGs that freed most; the per-root rows cover the rest.
@@ -178,3 +191,14 @@ def report(cfg: LogCleanupConfig, run: Run, sweeps: list[dict[str, Any] | None])
         rows=rows,
         warnings=warnings[:20],
     )
+
+
+def _floor_text(cfg: LogCleanupConfig, files: int, freed: int) -> str:
+    from airflow_ops.report import mb
+
+    limits = [f"{cfg.min_free_pct:g}% free" if cfg.min_free_pct is not None else ""]
+    limits.append(f"logs <= {mb(cfg.max_log_bytes)}" if cfg.max_log_bytes is not None else "")
+    shown = ", ".join(x for x in limits if x)
+    if not shown:
+        return "off (set min_free_pct or max_log_bytes)"
+    return f"{shown}: forced {mb(freed)} ({files} files) beyond the age rule"
