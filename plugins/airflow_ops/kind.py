@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airflow_ops.report import Metric
+from airflow_ops.metric import Metric
 
 if TYPE_CHECKING:
     from airflow.sdk import DAG

@@ -30,7 +30,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from airflow_ops.report import Metric, MetricType
+from airflow_ops.metric import Metric, MetricType
 
 if TYPE_CHECKING:
     from airflow_ops.report import RunReport

@@ -3,8 +3,8 @@
 One :class:`RunReport` per run, whatever the kind or the mode. The top level is the same for
 every kind (``kind``, ``dag_id``, ``run_id``, ``mode``, ``ok``, ``started_at``, ``ended_at``,
 ``duration_s``, ``warnings``); ``metrics`` holds the kind's typed, snake_case headline numbers,
-declared once per kind as :class:`Metric` rows (``airflow_ops.kinds.<kind>.METRICS``). The XCom
-payload, the log table and the DAG run note all render from it; the Maintenance page and the
+declared once per kind as :class:`~airflow_ops.metric.Metric` rows (``airflow_ops.kinds.<kind>.METRICS``).
+The XCom payload, the log table and the DAG run note all render from it; the Maintenance page and the
 metrics (:mod:`airflow_ops.metrics`, Airflow's StatsD/OpenTelemetry facade) read it. The keys never
 change with the mode: a dry run reports what it *would* do under the same names, with ``mode: dry_run``.
 
@@ -25,27 +25,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
+from airflow_ops.metric import Metric
 from airflow_ops.redact import redact, redact_data
 
 #: Bumped when a top-level field or a metric's meaning changes; readers treat other versions as no data.
 SCHEMA_VERSION = 1
 Mode = Literal["dry_run", "apply"]
-MetricType = Literal["gauge", "counter", "timing"]
 _PY_TYPES: dict[str, tuple[type, ...]] = {"int": (int,), "float": (int, float), "bool": (bool,)}
 NOTE_LIMIT = 1000  # the REST API's cap on a DAG run note
 #: The XCom key the report step pushes the payload under (the Maintenance page reads it).
 REPORT_KEY = "report"
-
-
-@dataclass(frozen=True)
-class Metric:
-    """One headline figure of a kind: its report key, metric type, unit and meaning."""
-
-    name: str
-    type: MetricType
-    unit: str
-    help: str
-    value_type: Literal["int", "float", "bool"] = "float"
 
 
 @dataclass(frozen=True)

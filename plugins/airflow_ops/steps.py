@@ -23,13 +23,10 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_ops.report import REPORT_KEY, Metric
-
 if TYPE_CHECKING:
     from airflow_ops.kind import Kind
+    from airflow_ops.metric import Metric
     from airflow_ops.report import RunReport
-
-__all__ = ["REPORT_KEY", "MaintenanceStep", "Run", "one_line", "publish", "step"]
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +155,7 @@ class MaintenanceStep(BaseOperator):
 
         AirflowFailException = fail_exception()
 
-        from airflow_ops.report import Failure
+        from airflow_ops.report import REPORT_KEY, Failure, check_metrics
 
         ti = context["ti"]
         # By task id, not identity: the task runner executes a copy (``prepare_for_execution``).
@@ -202,8 +199,6 @@ class MaintenanceStep(BaseOperator):
         kwargs = {name: self._pull(context, ids, many) for name, ids, many in self.inputs}
         assert self.func is not None
         rep = self.func(cfg, run, **kwargs)
-        from airflow_ops.report import check_metrics
-
         metrics = self._kind().metrics
         problems = check_metrics(rep, metrics)
         if problems:  # a defect of the bundle, not of the run: say so plainly

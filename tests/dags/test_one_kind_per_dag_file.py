@@ -4,7 +4,8 @@ The dag-processor parses each file in a fresh child, so whatever a file imports 
 parse. Each file is executed here in a fresh interpreter, as the dag-processor does, and the
 ``airflow_ops`` modules it left in ``sys.modules`` are checked: its kind's row, DAG shape and task
 glue; no other kind; nothing above the kinds (the registry, the Maintenance page, the plugin); no
-config schema (building pydantic models is the largest part of a cold parse).
+config schema (building pydantic models is the largest part of a cold parse), and no report schema
+(a step needs it when it runs, not when its DAG is parsed).
 """
 
 from __future__ import annotations
@@ -70,3 +71,4 @@ def test_a_dag_file_loads_only_its_kind_and_the_shared_base(dag_file: Path, tmp_
     ]
     assert not_shared == [], f"{dag_file.name} loads modules above the shared base"
     assert not [m for m in loaded if m.endswith(".schema") or m == "airflow_ops.config"]
+    assert "airflow_ops.report" not in loaded

@@ -24,7 +24,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     # The one seam for Airflow release differences: everything may import it, it imports nothing of ours.
     ("compat",),
     # Data and pure helpers: errors, redaction, names, the config base schema, the report schema.
-    ("exceptions", "redact", "s3names", "retention", "params", "schema", "report"),
+    ("exceptions", "redact", "s3names", "retention", "params", "schema", "metric", "report"),
     # Adapters to the outside: S3, connections, the REST API, alert channels, the metrics facade.
     ("storage", "connections", "api_client", "notifiers", "metrics"),
     # Domain packages: what each kind does, with their own types; they never import a kind.
