@@ -20,7 +20,7 @@ export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR)/tools:$(CURDIR)
 MINORS := 3.1 3.2 3.3
 
 .DEFAULT_GOAL := help
-.PHONY: help venv lock generate check-generated lint typecheck test test-prereqs test-unit test-integration test-compose test-compat test-lowest print-venv demo bench soak clean browser
+.PHONY: help venv lock generate check-generated docs lint typecheck test test-prereqs test-unit test-integration test-compose test-compat test-lowest print-venv demo bench soak clean browser
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-18s %s\n", $$1, $$2}'
@@ -66,13 +66,19 @@ test-lowest: | $(UV) ## The unit suite at the lowest versions pyproject.toml's r
 	@printf '%s\n%s\n' "$(CURDIR)/plugins" "$(CURDIR)/tools" > "$$(.venv-lowest/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/airflow_ops_checkout.pth"
 	.venv-lowest/bin/pytest -m "not integration" -p no:cacheprovider tests/unit tests/dags
 
-generate: $(STAMP) ## Render config/*.yml into dags/*.py (pruning DAGs whose config is gone) and README.md's generated sections
+generate: $(STAMP) ## Render config/*.yml into dags/*.py (pruning DAGs whose config is gone) and the generated sections of README.md and docs/
 	$(BIN)/airflow-ops generate --prune
-	$(BIN)/airflow-ops readme
+	$(BIN)/airflow-ops docs
 
-check-generated: $(STAMP) ## Fail when dags/ or README.md's generated sections are stale
+check-generated: $(STAMP) ## Fail when dags/ or the generated sections of README.md and docs/ are stale
 	$(BIN)/airflow-ops generate --check
-	$(BIN)/airflow-ops readme --check
+	$(BIN)/airflow-ops docs --check
+
+# --strict turns every warning into a failure: a link to a missing page or anchor, a page left out of
+# the nav. It runs in `make test` after check-generated, so neither a link nor a generated section rots.
+docs: $(STAMP) ## Build the docs/ site into site/ (MkDocs, Material theme; mkdocs build --strict)
+	@# Not --quiet: it drops the warnings that --strict counts, and a broken link would pass.
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 lint: $(STAMP) ## ruff (with the AIR rules)
 	$(BIN)/ruff check .
@@ -90,7 +96,7 @@ test-integration: $(STAMP) browser ## Tests against real PostgreSQL, S3 and Airf
 test-prereqs: ## Install (as root) / check what the suite needs: PostgreSQL, Redis, git, docker-compose, Node.js
 	@bash tests/host-setup.sh
 
-test: test-prereqs $(STAMP) browser check-generated lint typecheck ## Everything CI runs: drift check, lint, types, the whole suite
+test: test-prereqs $(STAMP) browser check-generated docs lint typecheck ## Everything CI runs: drift check, docs build, lint, types, the whole suite
 	$(BIN)/pytest tests
 
 COMPAT_MINORS ?= $(MINORS)
@@ -120,7 +126,7 @@ soak: $(STAMP) ## The whole bundle for 30 min on compressed schedules (SOAK_MINU
 	$(BIN)/python -m tests.soak --minutes $(or $(SOAK_MINUTES),30) --output soak-results.json
 
 clean: ## Remove the virtualenv and caches
-	rm -rf .venv .venv-* .compat $(TOOLS) .mypy_cache .ruff_cache .pytest_cache .demo
+	rm -rf .venv .venv-* .compat $(TOOLS) .mypy_cache .ruff_cache .pytest_cache .demo site
 
 .PHONY: validate
 validate: $(STAMP) check-generated ## Drift check, DAG import/policy tests, airflow.cfg profiles: lint + Airflow schema

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _write_results_md(results: dict[str, float]) -> None:
-    """bench/RESULTS.md: the one human-readable copy of the last run's figures (the README points here)."""
+    """bench/RESULTS.md: the one human-readable copy of the last run's figures (the docs point here)."""
     import datetime as dt
     import platform
 

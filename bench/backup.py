@@ -1,8 +1,21 @@
-"""Metadata backup throughput and memory: a synthetic >= 1 GB database, moto S3 in its own process.
+"""Metadata backup throughput, size and memory: a synthetic >= 1 GB database, moto S3 in its own process.
+
+The backup runs with the config's default compression (``airflow_ops.backup.compression.DEFAULT``),
+as users get it; the baselines are ``pg_dump -Fc`` as users run it by hand.
 
 * ``backup_vs_pg_dump_ratio``: median wall time of the backup (``run_backup``: pg_dump piped
   into the S3 multipart upload, sha256, row counts, manifest) divided by the median wall time of
-  ``pg_dump -Fc > /dev/null`` on the same database, measured alternately in the same run.
+  ``pg_dump -Fc | wc -c`` (pg_dump's default compression) on the same 1.1 GB database.
+* ``backup_vs_pg_dump_z0_ratio``: the same backup against ``pg_dump -Fc -Z0`` (no compression:
+  the I/O-bound limit of any dump).
+* ``backup_size_vs_pg_dump``: the backup's object size divided by ``pg_dump -Fc``'s output size.
+* ``backup_snapshot_seconds``: how long the backup held its snapshot (manifest ``snapshot_seconds``):
+  a long snapshot holds back vacuum on a busy metadata DB.
+  The three sides (backup, pg_dump, pg_dump -Z0) run in rotated rounds (each goes first equally often).
+* ``backup_airflow_size_vs_pg_dump`` / ``backup_airflow_vs_pg_dump_ratio``: size and time against
+  ``pg_dump -Fc`` on an Airflow-shaped database (migrated by the installed Airflow's own
+  ``airflow db migrate`` and seeded through its tables by ``bench.dbclean_live.seed``), since real
+  metadata compresses differently from the synthetic rows.
 * ``backup_peak_rss_mb``: peak RSS (VmHWM) of the process doing the upload, at 1 GB.
 * ``backup_rss_growth``: that peak at 1 GB divided by the peak at 100 MB (bounded memory: ~1).
 * ``backup_mb_per_s``: database size on disk divided by the backup's wall time.
@@ -10,7 +23,7 @@
   of the pipeline a user would otherwise write, ``pg_dump -Fc | aws s3 cp - s3://...`` (awscli
   ``AWSCLI_VERSION`` in its own virtualenv, built by the bench under ``~/.cache/airflow-ops-bench``),
   against the same moto server; ``backup_vs_pg_dump_ratio_400mb`` is the same backup against bare
-  ``pg_dump -Fc > /dev/null``. The three are measured in rotated rounds (each goes first equally often).
+  ``pg_dump -Fc``. The three are measured in rotated rounds (each goes first equally often).
 
 Each backup runs in a fresh subprocess (``python bench/backup.py --worker ...``) so its RSS is
 its own. The databases are created for the bench and dropped afterwards.
@@ -70,17 +83,25 @@ def _generate(pg: Any, dbname: str, target_bytes: int) -> int:
     return size
 
 
-def _pg_dump_seconds(pg: Any, dbname: str) -> float:
+def _pg_dump(pg: Any, dbname: str, *extra: str) -> tuple[float, int]:
+    """(seconds, bytes) of ``pg_dump -Fc [extra]`` as a user runs it, its output counted by ``wc -c``."""
     from airflow_ops.backup.pgtools import select_tool
 
     tool = select_tool("pg_dump", 15, ["/usr/lib/postgresql/*/bin"])
+    t = pg.target(dbname)
+    argv = [tool.path, "-Fc", *extra, "-h", t["host"], "-p", str(t["port"]), "-U", t["user"], dbname]
     t0 = time.monotonic()
-    subprocess.run(
-        [tool.path, "-Fc", "-h", "127.0.0.1", "-U", "postgres", dbname],
-        stdout=subprocess.DEVNULL,
-        check=True,
-    )
-    return time.monotonic() - t0
+    dump = subprocess.Popen(argv, stdout=subprocess.PIPE)
+    out = subprocess.run(["wc", "-c"], stdin=dump.stdout, capture_output=True, text=True, check=True)
+    assert dump.stdout is not None
+    dump.stdout.close()
+    if dump.wait() != 0:
+        raise RuntimeError(f"pg_dump of {dbname} exited {dump.returncode}")
+    return time.monotonic() - t0, int(out.stdout.strip())
+
+
+def _pg_dump_seconds(pg: Any, dbname: str) -> float:
+    return _pg_dump(pg, dbname)[0]
 
 
 def _awscli() -> Path:
@@ -170,6 +191,7 @@ def _worker(spec: dict[str, Any]) -> None:
     """Runs in its own process: one backup through the library, then its timings and peak RSS."""
     import boto3
 
+    from airflow_ops.backup.compression import DEFAULT as DEFAULT_COMPRESSION
     from airflow_ops.backup.dump import BackupRequest, run_backup
     from airflow_ops.backup.layout import BackupLocation
     from airflow_ops.connections import PostgresTarget
@@ -183,7 +205,9 @@ def _worker(spec: dict[str, Any]) -> None:
     )
     when = dt.datetime(2026, 1, 1, tzinfo=dt.UTC) + dt.timedelta(days=spec["run"])
     req = BackupRequest(
-        source=PostgresTarget(**spec["target"]), location=BackupLocation(BUCKET, "bench", when)
+        source=PostgresTarget(**spec["target"]),
+        location=BackupLocation(BUCKET, "bench", when),
+        compression=DEFAULT_COMPRESSION,
     )
     t0 = time.monotonic()
     manifest = run_backup(client, req)
@@ -194,7 +218,74 @@ def _worker(spec: dict[str, Any]) -> None:
             hwm_kb = int(line.split()[1])
     # VmHWM only: getrusage's ru_maxrss survives fork/exec on Linux, so it would report the
     # bench parent's peak whenever that is the larger one.
-    print(json.dumps({"wall": wall, "peak_rss_mb": hwm_kb / 1024, "size": manifest.size_bytes}))
+    print(
+        json.dumps(
+            {
+                "wall": wall,
+                "peak_rss_mb": hwm_kb / 1024,
+                "size": manifest.size_bytes,
+                "snapshot_s": manifest.snapshot_seconds or 0.0,
+            }
+        )
+    )
+
+
+def _versus_pg_dump(pg: Any, moto: Any, dbname: str, label: str) -> dict[str, list[dict[str, float]]]:
+    """Rotated rounds of the backup, ``pg_dump -Fc`` and ``pg_dump -Fc -Z0``; every round printed."""
+    sides: dict[str, list[dict[str, float]]] = {"backup": [], "pg_dump": [], "pg_dump_z0": []}
+    order = list(sides)
+    for run in range(REPEATS):
+        for side in order[run % 3 :] + order[: run % 3]:
+            if side == "backup":
+                sides[side].append(_backup(pg, moto, dbname, 10 + run))
+                _empty_bucket(moto)  # moto keeps objects in its memory; S3 does not slow down with them
+            else:
+                wall, size = _pg_dump(pg, dbname, *(["-Z0"] if side == "pg_dump_z0" else []))
+                sides[side].append({"wall": wall, "size": size})
+        b = sides["backup"][-1]
+        print(
+            f"  {label} round {run}: backup {b['wall']:.1f}s ({b['size'] / 1e6:.0f} MB, snapshot "
+            f"{b['snapshot_s']:.1f}s, peak RSS {b['peak_rss_mb']:.0f} MB), pg_dump "
+            f"{sides['pg_dump'][-1]['wall']:.1f}s ({sides['pg_dump'][-1]['size'] / 1e6:.0f} MB), pg_dump -Z0 "
+            f"{sides['pg_dump_z0'][-1]['wall']:.1f}s ({sides['pg_dump_z0'][-1]['size'] / 1e6:.0f} MB)"
+        )
+    raw = {side: [round(r["wall"], 2) for r in rounds] for side, rounds in sides.items()}
+    print(f"  {label} raw seconds: {json.dumps(raw)}")
+    return sides
+
+
+#: rows seeded into the Airflow-shaped database (dag_run, task_instance, xcom, log, job)
+AIRFLOW_SEED_ROWS = 1_500_000
+
+
+def _airflow_shaped(pg: Any, moto: Any) -> dict[str, float]:
+    """Backup against ``pg_dump -Fc`` on a database of Airflow's own schema and row shapes."""
+    import os
+
+    from bench.dbclean_live import seed
+
+    dbname = pg.create_database("airflow_ops_bench_backup_airflow")
+    try:
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__")},
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": pg.sqlalchemy_url(dbname),
+            "AIRFLOW_HOME": str(ROOT / ".compat" / "bench-airflow-home"),
+        }
+        airflow = str(Path(sys.executable).parent / "airflow")
+        subprocess.run([airflow, "db", "migrate"], env=env, check=True, capture_output=True)
+        seed(pg.url_for(dbname), AIRFLOW_SEED_ROWS)
+        rounds = _versus_pg_dump(pg, moto, dbname, "Airflow-shaped")
+        backups, dumps = rounds["backup"], rounds["pg_dump"]
+        return {
+            "backup_airflow_size_vs_pg_dump": round(
+                statistics.median(b["size"] for b in backups) / statistics.median(d["size"] for d in dumps), 3
+            ),
+            "backup_airflow_vs_pg_dump_ratio": round(
+                statistics.median(b["wall"] for b in backups) / statistics.median(d["wall"] for d in dumps), 3
+            ),
+        }
+    finally:
+        pg.drop_database(dbname)
 
 
 def _empty_bucket(moto: Any) -> None:
@@ -229,20 +320,23 @@ def run() -> dict[str, float]:
         big_size = _generate(pg, big, BIG_BYTES)
         print(f"  generated {small_size / 1e6:.0f} + {big_size / 1e6:.0f} MB in {time.monotonic() - t0:.0f}s")
         small_runs = [_backup(pg, moto, small, run) for run in range(2)]
-        dumps, backups = [], []
-        for run in range(REPEATS):  # alternate, so load changes hit both sides alike
-            dumps.append(_pg_dump_seconds(pg, big))
-            backups.append(_backup(pg, moto, big, 10 + run))
-            _empty_bucket(moto)  # moto keeps objects in its memory; S3 does not slow down with them
-            print(
-                f"  run {run}: pg_dump {dumps[-1]:.1f}s, backup {backups[-1]['wall']:.1f}s, "
-                f"peak RSS {backups[-1]['peak_rss_mb']:.0f} MB, dump {backups[-1]['size'] / 1e6:.0f} MB"
-            )
+        big_rounds = _versus_pg_dump(pg, moto, big, f"{big_size / 1e9:.1f} GB")
+        backups = big_rounds["backup"]
         backup_wall = statistics.median(b["wall"] for b in backups)
         big_rss = statistics.median(b["peak_rss_mb"] for b in backups)
         small_rss = statistics.median(b["peak_rss_mb"] for b in small_runs)
+        med = {side: statistics.median(r["wall"] for r in rounds) for side, rounds in big_rounds.items()}
+        airflow = _airflow_shaped(pg, moto)
         return {
-            "backup_vs_pg_dump_ratio": round(backup_wall / statistics.median(dumps), 3),
+            "backup_vs_pg_dump_ratio": round(backup_wall / med["pg_dump"], 3),
+            "backup_vs_pg_dump_z0_ratio": round(backup_wall / med["pg_dump_z0"], 3),
+            "backup_size_vs_pg_dump": round(
+                statistics.median(b["size"] for b in backups)
+                / statistics.median(r["size"] for r in big_rounds["pg_dump"]),
+                3,
+            ),
+            "backup_snapshot_seconds": round(statistics.median(b["snapshot_s"] for b in backups), 1),
+            **airflow,
             "backup_peak_rss_mb": round(big_rss, 1),
             "backup_rss_growth": round(big_rss / small_rss, 3),
             "backup_mb_per_s": round(big_size / 1e6 / backup_wall, 1),

@@ -23,7 +23,7 @@ Streams pg_dump of the Airflow metadata DB to S3, verifies it, applies GFS reten
 3. *Apply retention*: keeps the newest verified backup of the last 7 days,
    4 weeks and 6 months that have one; never
    deletes the newest verified backup.
-4. *Report*: size, compression ratio, duration, throughput, sha256, verification, retention and
+4. *Report*: size, compression (method and ratio), how long the snapshot was held, duration, throughput, sha256, verification, retention and
    fernet key status.
 
 **Schedule.** `@daily`. The backup key comes from the logical date (manual runs:
@@ -42,7 +42,7 @@ report warns on every run.
 
 **Side effects.** Writes under `s3://airflow-ops-backups/metadata-backup/`; deletes expired
 backup folders there; creates and drops `airflow_ops_restore_check_*` databases when the full
-restore runs. Restore with `scripts/restore_metadata_db.py` (README, "Metadata DB backup").
+restore runs. Restore with `scripts/restore_metadata_db.py` (docs/runbooks/restore.md).
 
 **Deadline.** A run must succeed within 90 min of being queued
 (`deadline`), or Airflow's deadline alert (run by the triggerer) sends "missed its deadline" through
@@ -90,7 +90,7 @@ dag = build_dag(
         'sse': 'none',
         'kms_key_id': None,
         'pg_bin_dirs': ['/usr/lib/postgresql/*/bin', '/usr/local/bin', '/usr/bin'],
-        'compress_level': None,
+        'compression': 'gzip:1',
         'multipart_chunk_mb': 8,
         'upload_concurrency': 2,
         'full_restore_days': ['sun'],

@@ -9,7 +9,8 @@ first on ``sys.path``. ``plugins`` is kept off ``PYTHONPATH`` so the unmutated p
 
 Each mutant runs only the unit tests that reach the mutated function (mutmut's own per-test
 coverage) from the files listed for its module. Writes ``mutation-results.json`` (module -> score,
-killed, survived, not run, and each survivor) and prints every survivor. The score counts mutants
+killed, survived, not run, each survivor and the commit measured; a limited run updates only its
+modules' entries) and prints every survivor. The score counts mutants
 that no test runs as surviving. ``MUTATION_MODULES=retention.py,backup/pins.py`` limits the run.
 Scores before and after, and the equivalent mutants with the reason, are in ``docs/mutation.md``.
 """
@@ -37,7 +38,9 @@ MODULES: dict[str, list[str]] = {
     "logcleanup/sweep.py": ["test_log_cleanup.py", "test_log_sweep.py"],
     "dbclean/plan.py": ["test_db_cleanup.py"],
     "dbclean/backup_gate.py": ["test_db_cleanup.py"],
+    "dbclean/tables.py": ["test_db_clean_tables.py", "test_db_cleanup.py"],
     "export/diff.py": ["test_export_diff.py"],
+    "export/retention.py": ["test_export_retention.py"],
 }
 
 KILLED = {"killed", "timeout", "caught by type check", "segfault"}
@@ -142,6 +145,33 @@ def collect(modules: list[str]) -> dict[str, dict[str, object]]:
     return results
 
 
+def _head() -> str:
+    """The commit measured (``+dirty`` when the code, the tests or this script differ from it)."""
+    try:
+        head = subprocess.check_output(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True).strip()
+        dirty = (
+            subprocess.call(["git", "diff", "--quiet", "HEAD", "--", "plugins", "tests", "scripts"], cwd=ROOT)
+            != 0
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+dirty" if dirty else "")
+
+
+def write_results(path: Path, results: dict[str, dict[str, object]]) -> None:
+    """Write ``results`` into ``path``, keeping the entries of the modules not run this time (a run
+    limited by ``MUTATION_MODULES`` updates its modules; each entry names the commit it measured)."""
+    merged: dict[str, object] = {}
+    try:
+        old = json.loads(path.read_text())
+    except (OSError, ValueError):
+        old = None
+    if isinstance(old, dict):
+        merged = {m: r for m, r in old.items() if m in MODULES}
+    merged.update(results)
+    path.write_text(json.dumps(merged, indent=2, sort_keys=True) + "\n")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", default=str(ROOT / "mutation-results.json"))
@@ -161,7 +191,10 @@ def main() -> int:
             print(f"error: mutmut run exited {code}", file=sys.stderr)
             return code
     results = collect(wanted)
-    Path(args.output).write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    commit = _head()
+    for r in results.values():
+        r["commit"] = commit
+    write_results(Path(args.output), results)
     print(f"\n{'module':28} {'mutants':>7} {'killed':>6} {'survived':>8} {'not run':>7} {'score':>6}")
     below = []
     for module, r in results.items():

@@ -22,6 +22,8 @@ class StrictModel(BaseModel):
 
 
 class EmailAlert(StrictModel):
+    """Failure e-mails through an SMTP connection."""
+
     to: list[str] = Field(min_length=1, description="Recipients of failure e-mails.")
     conn_id: str = Field("smtp_default", description="SMTP connection (host, port, login, password).")
     from_email: str | None = Field(None, description="Sender; defaults to the connection's from_email.")
@@ -36,14 +38,21 @@ class EmailAlert(StrictModel):
 
 
 class WebhookAlert(StrictModel):
+    """Failure alerts as Slack-compatible JSON: ``text`` + ``event: task_failed``, ``dag_id``, ``run_id``,
+    ``task_id``, ``try_number``, ``log_url``, ``error``."""
+
     conn_id: str = Field(
         "ops_alert_webhook",
         description="HTTP connection whose host is the full webhook URL (a secret: never in YAML).",
     )
-    timeout_seconds: StrictFloat = Field(10, gt=0, le=120)
+    timeout_seconds: StrictFloat = Field(
+        10, gt=0, le=120, description="Seconds to wait for the webhook's answer."
+    )
 
 
 class AlertsConfig(StrictModel):
+    """Where failure alerts go: e-mail and/or a webhook (none by default)."""
+
     email: EmailAlert | None = None
     webhook: WebhookAlert | None = None
 
@@ -68,15 +77,19 @@ class DeadlineConfig(StrictModel):
 class CommonConfig(StrictModel):
     """Fields shared by every kind. Kind-specific models subclass this."""
 
-    dag_id: str = Field(pattern=r"^[A-Za-z0-9_.\-]{1,200}$")
-    description: str = ""
+    dag_id: str = Field(pattern=r"^[A-Za-z0-9_.\-]{1,200}$", description="Must equal the file name.")
+    description: str = Field("", description="One line shown in the Airflow UI.")
     schedule: str = Field(description="Cron expression or preset such as @daily.")
-    start_date: dt.date = dt.date(2024, 1, 1)
-    owner: str = Field("airflow-ops", min_length=1)
-    tags: list[str] = Field(default_factory=list, validate_default=True)
-    retries: StrictInt = Field(2, ge=1, le=10)
-    retry_delay_minutes: StrictInt = Field(5, ge=1, le=1440)
-    dagrun_timeout_minutes: StrictInt = Field(120, ge=1, le=7 * 24 * 60)
+    start_date: dt.date = Field(dt.date(2024, 1, 1), description="UTC.")
+    owner: str = Field("airflow-ops", min_length=1, description="The DAG's owner.")
+    tags: list[str] = Field(
+        default_factory=list, validate_default=True, description="`maintenance` is always added."
+    )
+    retries: StrictInt = Field(2, ge=1, le=10, description="Retries of each task.")
+    retry_delay_minutes: StrictInt = Field(5, ge=1, le=1440, description="Minutes between retries.")
+    dagrun_timeout_minutes: StrictInt = Field(
+        120, ge=1, le=7 * 24 * 60, description="Airflow fails a run still going after this."
+    )
     alerts: AlertsConfig = AlertsConfig()
     #: Alert (through ``alerts``) when a run has not succeeded in time; ``None``: no deadline.
     deadline: DeadlineConfig | None = None

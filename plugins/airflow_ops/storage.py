@@ -30,7 +30,7 @@ DELETE_BATCH = 1000
 #: calls in all. An AWS connection's ``config_kwargs.retries`` overrides it. Chosen, not defaulted:
 #: botocore's default "legacy" mode makes 5 attempts without throttling-aware backoff; 8 standard
 #: attempts wait up to ~71 s (rand x min(2^i, 20) s) through a SlowDown storm per call, and resets
-#: back off from 50 ms. README "S3 stores: retries, checksums and other implementations" says why.
+#: back off from 50 ms. docs/deployment/s3-stores.md says why.
 RETRIES: dict[str, Any] = {"mode": "standard", "total_max_attempts": 8}
 
 #: The botocore options that make a client send and check payload checksums only where the

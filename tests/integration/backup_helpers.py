@@ -83,7 +83,7 @@ def backup_killed_mid_dump(
             killed.extend(kill_backup_pg_dump(dbname))
 
     req = request(
-        pg, dbname, prefix, chunk_bytes=CHUNK, concurrency=1, progress=kill_pg_dump, compress_level=0
+        pg, dbname, prefix, chunk_bytes=CHUNK, concurrency=1, progress=kill_pg_dump, compression="none"
     )
     with pytest.raises(BackupSourceError) as failed:
         run_backup(client, req)

@@ -53,7 +53,7 @@ def test_killing_the_s3_endpoint_mid_upload_fails_clearly_and_leaves_nothing(
             chunk_bytes=CHUNK,
             concurrency=1,
             progress=kill_after_first_part,
-            compress_level=0,
+            compression="none",
         )
         with pytest.raises(BackupTargetError, match=r"upload to s3://airflow-ops-backups/.*failed.*aborted"):
             run_backup(_no_retry_client(moto), req)

@@ -125,6 +125,8 @@ def test_report_gives_size_checksum_verification_and_fernet_warning(backup_run: 
     for field in ("size", "compression ratio", "dump s", "throughput MB/s", "sha256", "retention"):
         assert summary[field] not in (None, "", 0), field
     assert summary["full restore"].startswith("ok (")
+    assert summary["compression"] == "gzip:1"  # the config's default
+    assert 0 < summary["snapshot held s"] <= summary["dump s"]
     assert report["metrics"]["verified"] is True and report["metrics"]["backup_bytes"] > 0
     assert report["mode"] == "apply" and report["duration_s"] > 0
     assert any("fernet_key_backup is unset" in w for w in report["warnings"])

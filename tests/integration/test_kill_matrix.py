@@ -80,7 +80,7 @@ def _configs(log_root: Path) -> list[dict[str, Any]]:
         common,
         dag_id=BACKUP_DAG,
         prefix=PREFIX,
-        compress_level=0,
+        compression="none",
         multipart_chunk_mb=5,
         full_restore_days=[],
         retention={"daily": 1, "weekly": 0, "monthly": 0, "dry_run": False},

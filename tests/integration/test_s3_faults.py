@@ -102,7 +102,7 @@ def test_backup_completes_through_slowdown_bursts_part_resets_and_latency(
         Rule("latency", burst=1, every=1, delay_s=0.05),
     )
     prefix = _prefix("backup")
-    req = request(pg_server, scratch_db, prefix, chunk_bytes=CHUNK, concurrency=2, compress_level=0)
+    req = request(pg_server, scratch_db, prefix, chunk_bytes=CHUNK, concurrency=2, compression="none")
     manifest = run_backup(client, req)
     direct = s3_server.client()
     body = direct.get_object(Bucket=BUCKET, Key=manifest.key)["Body"].read()
@@ -123,7 +123,7 @@ def test_backup_whose_part_is_reset_on_every_attempt_aborts_cleanly(
     client = task_client(monkeypatch, proxy)
     proxy.set_rules(Rule("reset", ops={"UploadPart"}, first=2, burst=ATTEMPTS))
     prefix = _prefix("backup-reset")
-    req = request(pg_server, scratch_db, prefix, chunk_bytes=CHUNK, concurrency=1, compress_level=0)
+    req = request(pg_server, scratch_db, prefix, chunk_bytes=CHUNK, concurrency=1, compression="none")
     with pytest.raises(BackupTargetError) as failed:
         run_backup(client, req)
     text = str(failed.value)
@@ -146,7 +146,7 @@ def test_backup_past_the_connections_retry_budget_fails_naming_slowdown(
     client = task_client(monkeypatch, proxy, retries={"mode": "standard", "total_max_attempts": 3})
     proxy.set_rules(Rule("slowdown", ops={"UploadPart"}, first=2, burst=3))
     prefix = _prefix("backup-slowdown")
-    req = request(pg_server, scratch_db, prefix, chunk_bytes=CHUNK, concurrency=1, compress_level=0)
+    req = request(pg_server, scratch_db, prefix, chunk_bytes=CHUNK, concurrency=1, compression="none")
     with pytest.raises(BackupTargetError) as failed:
         run_backup(client, req)
     text = str(failed.value)
@@ -184,7 +184,7 @@ def test_backup_whose_completion_answer_is_lost_ends_with_the_dump_it_completed(
 
 
 def request_for(pg_server: PostgresServer, dbname: str, prefix: str) -> Any:
-    return request(pg_server, dbname, prefix, chunk_bytes=CHUNK, concurrency=1, compress_level=0)
+    return request(pg_server, dbname, prefix, chunk_bytes=CHUNK, concurrency=1, compression="none")
 
 
 def test_backup_against_a_throttling_bucket_says_so_not_permissions(

@@ -62,6 +62,56 @@ HOSTILE: list[tuple[list[str], int, str]] = [
     (["restore-export", "s3://b/k", "--endpoint-url", "localhost:9000"], 2, "--endpoint-url"),
     (["restore-export", "{tmp}/missing"], 2, "cannot read"),
     (["restore-export", "{tmp}/a_file", "--target-db-url", f"postgresql://u:{SECRET}@h/db"], 2, "error"),
+    (["rehearse-upgrade"], 2, "--to"),
+    (["rehearse-upgrade", "--to", "latest", "--scratch-url", "postgresql://u@h/postgres"], 2, "--to"),
+    (
+        ["rehearse-upgrade", "--to", "3.3.2", "--from", "2.10.5", "--scratch-url", "postgresql://u@h/p"],
+        2,
+        "--from",
+    ),
+    (["rehearse-upgrade", "--to", "3.3.2"], 2, "--scratch-url"),
+    (["rehearse-upgrade", "--to", "3.3.2", "--scratch-url", f"mysql://u:{SECRET}@h/db"], 2, "--scratch-url"),
+    (["rehearse-upgrade", "--to", "3.3.2", "--scratch-url", f"postgresql://u:{SECRET}@h:99999/p"], 2, "port"),
+    (
+        [
+            "rehearse-upgrade",
+            "--to",
+            "3.3.2",
+            "--scratch-url",
+            "postgresql://u@h/p",
+            "--dags-folder",
+            "{tmp}/missing",
+        ],
+        2,
+        "--dags-folder",
+    ),
+    (
+        [
+            "rehearse-upgrade",
+            "--to",
+            "3.3.2",
+            "--scratch-url",
+            "postgresql://u@h/p",
+            "--airflow-cfg",
+            "{tmp}/empty",
+        ],
+        2,
+        "--airflow-cfg",
+    ),
+    (
+        [
+            "rehearse-upgrade",
+            "--to",
+            "3.3.2",
+            "--scratch-url",
+            "postgresql://u@h/p",
+            "--migration-timeout",
+            "-5",
+        ],
+        2,
+        "--migration-timeout",
+    ),
+    (["docs", "--bogus"], 2, "--bogus"),
     (["readme", "--bogus"], 2, "--bogus"),
 ]
 
@@ -75,6 +125,7 @@ def hostile_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "bad_yaml").mkdir()
     (tmp_path / "bad_yaml" / "bad.yml").write_text("kind: [unclosed\n")
     monkeypatch.setenv("AIRFLOW_OPS_EXPORT_KEY", "k" * 40)
+    monkeypatch.delenv("AIRFLOW_OPS_SCRATCH_URL", raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing-secret")
     return tmp_path

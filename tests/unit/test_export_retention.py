@@ -6,7 +6,10 @@ import datetime as dt
 
 import pytest
 
+from airflow_ops.export.retention import deletion_keys, expired_exports
+from airflow_ops.export.store import ExportRef
 from airflow_ops.retention import GfsPolicy
+from tests.unit.fake_s3 import FakeBucket
 
 START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
@@ -145,3 +148,123 @@ def test_items_are_ordered_by_their_date_not_by_themselves() -> None:
     three = ["b-middle", "c-oldest", "a-newest", "d-older"]
     dates["d-older"] = _utc(2025, 12, 31)
     assert policy.select_expired(three, dates.__getitem__) == ["d-older", "c-oldest"]
+
+
+# --- Issue 23: the export kind's own rules on top of the policy (export/retention.py) ---
+
+
+def _ref(day: int) -> ExportRef:
+    when = _utc(2026, 3, day)
+    return ExportRef(f"ops/d/2026/03/config-export-202603{day:02d}T000000Z.aopscx", when)
+
+
+#: Five daily exports, 1 to 5 March 2026, given newest first: keep_last=2 keeps the 4th and the 5th.
+REFS = [_ref(d) for d in (5, 3, 1, 4, 2)]
+LAST_TWO = GfsPolicy(keep_last=2, keep_daily=0, keep_weekly=0, keep_monthly=0)
+
+
+def test_an_uploading_run_expires_all_but_the_policys_picks_oldest_first() -> None:
+    this = _ref(5).object_key
+    assert expired_exports(REFS, LAST_TWO, this_key=this, uploaded=True, dry_run=False) == (
+        [_ref(1), _ref(2), _ref(3)],
+        None,
+    )
+
+
+def test_the_export_this_run_wrote_is_never_expired_whatever_its_date() -> None:
+    """A backfill of 2 March: the policy would expire it (it is not among the two newest); it stays."""
+    this = _ref(2).object_key
+    assert expired_exports(REFS, LAST_TWO, this_key=this, uploaded=True, dry_run=False) == (
+        [_ref(1), _ref(3)],
+        None,
+    )
+
+
+def test_a_run_that_uploaded_nothing_deletes_nothing() -> None:
+    this = _ref(5).object_key
+    assert expired_exports(REFS, LAST_TWO, this_key=this, uploaded=False, dry_run=False) == (
+        [],
+        "this run uploaded nothing, so nothing is deleted",
+    )
+
+
+def test_a_dry_run_reports_what_would_go_though_it_uploaded_nothing() -> None:
+    this = _ref(3).object_key  # the key the dry run would have written
+    assert expired_exports(REFS, LAST_TWO, this_key=this, uploaded=False, dry_run=True) == (
+        [_ref(1), _ref(2)],
+        None,
+    )
+    assert expired_exports(REFS, LAST_TWO, this_key=this, uploaded=True, dry_run=True) == (
+        [_ref(1), _ref(2)],
+        None,
+    )
+
+
+def test_no_exports_expire_nothing() -> None:
+    assert expired_exports([], LAST_TWO, this_key="k", uploaded=True, dry_run=False) == ([], None)
+
+
+def test_every_manifest_is_deleted_before_any_object() -> None:
+    a, b = _ref(1), _ref(2)
+    assert deletion_keys([a, b]) == [
+        "ops/d/2026/03/config-export-20260301T000000Z.aopscx.manifest.json",
+        "ops/d/2026/03/config-export-20260302T000000Z.aopscx.manifest.json",
+        "ops/d/2026/03/config-export-20260301T000000Z.aopscx",
+        "ops/d/2026/03/config-export-20260302T000000Z.aopscx",
+    ]
+    assert deletion_keys([]) == []
+
+
+def _stored(bucket: FakeBucket, day: int) -> str:
+    key = f"ops/d/2026/03/config-export-202603{day:02d}T000000Z.aopscx"
+    bucket.put_object(Bucket="exports", Key=key, Body=b"x")
+    bucket.put_object(Bucket="exports", Key=key + ".manifest.json", Body=b"{}")
+    return key
+
+
+@pytest.mark.parametrize(("uploaded", "dry_run"), [(True, False), (False, False), (False, True)])
+def test_the_retention_task_deletes_what_the_rules_expire_manifests_first(
+    monkeypatch: pytest.MonkeyPatch, uploaded: bool, dry_run: bool
+) -> None:
+    """Four exports, 1 to 4 March, keep_last=2 and nothing else; this run wrote 1 March (a backfill)."""
+    from airflow_ops import connections
+    from airflow_ops.config import parse_config
+    from airflow_ops.kinds.config_export import tasks
+    from airflow_ops.kinds.config_export.schema import ConfigExportConfig
+    from tests.runs import make_run
+
+    bucket = FakeBucket("exports")
+    keys = [_stored(bucket, d) for d in (1, 2, 3, 4)]
+    bucket.put_object(Bucket="exports", Key="ops/d/2026/03/config-export-20260305T000000Z.aopscx", Body=b"x")
+    monkeypatch.setattr(connections, "s3_client", lambda conn_id: bucket)
+    cfg = parse_config(
+        {
+            "kind": "config_export",
+            "dag_id": "d",
+            "bucket": "exports",
+            "prefix": "ops",
+            "retention": {"keep_last": 2, "keep_daily": 0, "keep_weekly": 0, "keep_monthly": 0},
+        }
+    )
+    assert isinstance(cfg, ConfigExportConfig)
+    run = make_run("config_export", dag_id="d", params={"dry_run": dry_run})
+    result = tasks.retention(cfg, run, {"object_key": keys[0], "uploaded": uploaded})
+    # 5 March has no manifest: not a complete export, never counted nor deleted.
+    assert result["exports"] == 4
+    if not uploaded and not dry_run:
+        assert result == {
+            "exports": 4,
+            "expired": [],
+            "deleted": 0,
+            "dry_run": False,
+            "skipped": "this run uploaded nothing, so nothing is deleted",
+        }
+        assert bucket.deleted == []
+        return
+    assert result["expired"] == [keys[1]]  # 3 and 4 March are the two newest; 1 March is this run's
+    if dry_run:
+        assert (result["deleted"], bucket.deleted) == (0, [])
+    else:
+        assert result["deleted"] == 1
+        assert bucket.deleted == [keys[1] + ".manifest.json", keys[1]]
+        assert keys[1] not in bucket.objects and keys[0] in bucket.objects

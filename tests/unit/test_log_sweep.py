@@ -861,3 +861,77 @@ def test_the_prune_keeps_a_directory_younger_than_the_safety_window(tmp_path: Pa
     )
     assert files_under(tmp_path) == set() and dirs_under(tmp_path) == {"at"}
     assert stats.dirs_removed == 1
+
+
+# -- a directory that holds only a file the sweep keeps is never tried ---------------------------------
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_a_directory_holding_only_an_unreadable_expired_file_is_neither_tried_nor_counted(
+    tmp_path: Path, rmdir_calls: list[str], dry_run: bool
+) -> None:
+    locked = put(tmp_path / "only" / "locked.log", NOW - 40 * DAY_S)
+    locked.chmod(0)
+    set_dir_mtime(tmp_path / "only", NOW - 40 * DAY_S)
+    stats = run(tmp_path, dry_run=dry_run)
+    assert files_under(tmp_path) == {"only/locked.log"}
+    assert rmdir_calls == []
+    assert (stats.files_deleted, stats.dirs_removed) == (0, 0)
+    assert stats.skipped == {"unreadable": 1}
+
+
+def test_a_directory_holding_only_a_file_whose_unlink_is_refused_is_not_tried(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rmdir_calls: list[str]
+) -> None:
+    put(tmp_path / "only" / "locked.log", NOW - 40 * DAY_S)
+    set_dir_mtime(tmp_path / "only", NOW - 40 * DAY_S)
+
+    def refuse(path: Any, *, dir_fd: int | None = None) -> None:
+        raise PermissionError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "unlink", refuse)
+    stats = run(tmp_path)
+    assert files_under(tmp_path) == {"only/locked.log"}
+    assert rmdir_calls == []
+    assert (stats.files_deleted, stats.dirs_removed) == (0, 0)
+    assert stats.skipped == {"unreadable": 1}
+
+
+def test_an_archiver_refusing_the_only_file_of_a_directory_keeps_it_untried(
+    tmp_path: Path, rmdir_calls: list[str]
+) -> None:
+    put(tmp_path / "only" / "w.log", NOW - 40 * DAY_S)
+    set_dir_mtime(tmp_path / "only", NOW - 40 * DAY_S)
+    stats = LogSweeper(
+        policy(), dry_run=False, archiver_factory=lambda p, s: _Archiver(tmp_path, fail={"w.log"})
+    ).sweep("lbl", str(tmp_path))
+    assert files_under(tmp_path) == {"only/w.log"}
+    assert rmdir_calls == []  # neither the walk nor the prune: the directory still holds w.log
+    assert (stats.files_deleted, stats.dirs_removed) == (0, 0)
+
+
+def test_the_prune_goes_on_past_a_directory_it_cannot_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In the known order a, b: the prune's open of a fails; b, emptied by the archiver, still goes."""
+    put(tmp_path / "p" / "a" / "x.log", NOW - 40 * DAY_S)
+    put(tmp_path / "p" / "b" / "y.log", NOW - 40 * DAY_S)
+    age_all_dirs(tmp_path, NOW - 40 * DAY_S)
+    real_open = os.open
+    opened: list[str] = []
+
+    def fake_open(path: Any, flags: int, *a: Any, **kw: Any) -> int:
+        opened.append(str(path))
+        if path == "a" and opened.count("a") == 2:  # the walk's open works, the prune's fails
+            raise PermissionError(errno.EACCES, "no")
+        return real_open(path, flags, *a, **kw)
+
+    monkeypatch.setattr(os, "open", fake_open)
+    patch_scandir(monkeypatch)
+    stats = LogSweeper(policy(), dry_run=False, archiver_factory=lambda p, s: _Archiver(tmp_path)).sweep(
+        "lbl", str(tmp_path)
+    )
+    monkeypatch.undo()
+    assert files_under(tmp_path) == set()
+    assert dirs_under(tmp_path) == {"p", "p/a"}  # b removed; p keeps a
+    assert stats.dirs_removed == 1

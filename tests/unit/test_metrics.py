@@ -1,4 +1,4 @@
-"""Report metrics through Airflow's metrics facade: names, types, dry runs, failures, the README table."""
+"""Report metrics through Airflow's metrics facade: names, types, dry runs, failures, the docs table."""
 
 from __future__ import annotations
 
@@ -200,9 +200,9 @@ def test_every_declared_metric_is_in_the_table_once() -> None:
     assert len(rows) == sum(len(k.metrics) for k in KINDS.values()) + len(RUN_METRICS)
 
 
-def test_readme_metrics_section_is_generated_from_the_registry() -> None:
+def test_docs_metrics_section_is_generated_from_the_registry() -> None:
     from airflow_ops_tools.readme import render
 
-    text = (REPO / "README.md").read_text()
+    text = (REPO / "docs" / "metrics.md").read_text()
     assert "<!-- section:metrics -->" in text
-    assert render(text) == text, "README metrics section is stale: run `.venv/bin/airflow-ops readme`"
+    assert render(text) == text, "docs/metrics.md metrics section is stale: run `.venv/bin/airflow-ops docs`"

@@ -179,7 +179,7 @@ def backup_world(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     monkeypatch.setattr(domain, "select_tool", lambda *_a: object())
     monkeypatch.setattr(domain, "check_archive", lambda *_a: events.append("check_archive"))
 
-    def restore_stream(*_a: object, clean: bool = False) -> None:
+    def restore_stream(*_a: object, clean: bool = False, progress: object = None) -> None:
         print("<<pg_restore runs>>", flush=True)
         events.append(f"restore_stream clean={clean}")
 

@@ -5,7 +5,10 @@ airflow-ops render-cfg      render airflow.cfg for a profile (local, celery, kub
 airflow-ops probe           external health probe (exit 0 ok, 1 warning, 2 critical)
 airflow-ops restore-backup  list or restore a metadata DB backup
 airflow-ops restore-export  restore a Variables/Connections export
-airflow-ops readme          write README.md's generated sections (--check: fail on drift)
+airflow-ops rehearse-upgrade
+                            replay an Airflow upgrade on a verified backup: migration, locks, DAGs, config
+airflow-ops docs            write the generated sections of README.md and docs/ (--check: fail on drift;
+                            `readme` is the same command's former name)
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from airflow_ops_tools import (  # noqa: E402
     restore_export,
 )
 from airflow_ops_tools.contract import say  # noqa: E402
+from airflow_ops_tools.rehearse import cli as rehearse_upgrade  # noqa: E402
 
 COMMANDS: dict[str, Callable[[list[str] | None], int]] = {
     "generate": generate.main,
@@ -33,6 +37,8 @@ COMMANDS: dict[str, Callable[[list[str] | None], int]] = {
     "probe": probe.main,
     "restore-backup": restore_backup.main,
     "restore-export": restore_export.main,
+    "rehearse-upgrade": rehearse_upgrade.main,
+    "docs": readme.main,
     "readme": readme.main,
 }
 

@@ -47,21 +47,22 @@ from airflow_ops.exceptions import AirflowOpsError
 from airflow_ops.redact import redact
 from airflow_ops.storage import StorageError
 from airflow_ops_tools.contract import Parser, UsageError, one_line, run, warn_password_flag
+from airflow_ops_tools.progress import Progress
 
 
-def parse_target(url: str) -> PostgresTarget:
+def parse_target(url: str, flag: str = "--target-url") -> PostgresTarget:
     shape = "postgresql://user@host:5432/db (the password in PGPASSWORD or ~/.pgpass)"
     parts = urlsplit(url)
     if parts.password:
-        warn_password_flag("the password in --target-url", unquote(parts.password), "PGPASSWORD or ~/.pgpass")
+        warn_password_flag(f"the password in {flag}", unquote(parts.password), "PGPASSWORD or ~/.pgpass")
     scheme = parts.scheme.split("+", 1)[0]  # postgresql+psycopg2:// is the same server
     if scheme not in ("postgresql", "postgres") or not parts.path.strip("/"):
-        raise UsageError(f"--target-url must look like {shape} (got {redact(url)!r})")
+        raise UsageError(f"{flag} must look like {shape} (got {redact(url)!r})")
     try:
         port = parts.port or 5432
     except ValueError:
         raise UsageError(
-            f"--target-url has a port that is not a number 1-65535 (got {redact(url)!r}): use {shape}"
+            f"{flag} has a port that is not a number 1-65535 (got {redact(url)!r}): use {shape}"
         ) from None
     return PostgresTarget(
         host=parts.hostname or "localhost",
@@ -256,16 +257,21 @@ def _main(argv: list[str] | None) -> int:
             for line in describe_restore(plan, args.bucket):
                 print(line, flush=True)
 
-        plan = restore_backup(
-            client,
-            args.bucket,
-            backup,
-            target,
-            pg_bin_dirs=args.pg_bin_dir or list(DEFAULT_PG_BIN_DIRS),
-            force=args.force,
-            dry_run=args.dry_run,
-            announce=announce,
-        )
+        bar = Progress()
+        try:
+            plan = restore_backup(
+                client,
+                args.bucket,
+                backup,
+                target,
+                pg_bin_dirs=args.pg_bin_dir or list(DEFAULT_PG_BIN_DIRS),
+                force=args.force,
+                dry_run=args.dry_run,
+                announce=announce,
+                progress=bar.bytes("restoring", backup.size_bytes),
+            )
+        finally:
+            bar.done()
     except UsageError:
         raise
     except RestoreRefused as exc:

@@ -44,7 +44,8 @@ class BackupRequest:
     dag_id: str = "ops_metadata_backup"
     source_conn_id: str = "airflow_metadata_db"
     pg_bin_dirs: list[str] = field(default_factory=lambda: list(DEFAULT_PG_BIN_DIRS))
-    compress_level: int | None = None
+    #: pg_dump ``--compress`` as ``method[:level]`` (airflow_ops.backup.compression); None: pg_dump's default
+    compression: str | None = None
     chunk_bytes: int = 8 << 20
     concurrency: int = 2
     sse: str = "none"
@@ -126,6 +127,7 @@ def run_backup(
         pg_dump = select_tool("pg_dump", major, req.pg_bin_dirs)
         cur.execute("SELECT pg_export_snapshot(), pg_database_size(current_database())")
         snapshot, db_size = cur.fetchone()
+        snapshot_t0 = time.monotonic()
         tables = user_tables(cur)
         revision = alembic_revision(cur)
         from airflow_ops.backup.identity import database_identity
@@ -151,7 +153,7 @@ def run_backup(
         log.info("Dumping %r with %s (%s) to %s", req.source, pg_dump.path, pg_dump.version, loc.url())
         with tempfile.TemporaryFile() as stderr:
             proc = subprocess.Popen(
-                _dump_argv(pg_dump, snapshot, req.compress_level),
+                _dump_argv(pg_dump, snapshot, req.compression),
                 stdout=subprocess.PIPE,
                 stderr=stderr,
                 env=_pg_env(req.source),
@@ -187,6 +189,7 @@ def run_backup(
             raise BackupSourceError(f"counting rows for the manifest failed: {count_errors[0]}")
     finally:
         conn.close()
+    snapshot_seconds = round(time.monotonic() - snapshot_t0, 3)
     finished = _utcnow()
     manifest = BackupManifest(
         dag_id=req.dag_id,
@@ -208,6 +211,8 @@ def run_backup(
         parts_chunk_bytes=req.chunk_bytes,
         fernet_fingerprint=req.fernet_fingerprint,
         database=dict(identity),
+        compression=req.compression,
+        snapshot_seconds=snapshot_seconds,
     )
     put_bytes(
         client,
@@ -240,11 +245,11 @@ def _log_progress(every: int = 1 << 30) -> Callable[[int], None]:
     return report
 
 
-def _dump_argv(pg_dump: PgTool, snapshot: str, compress_level: int | None) -> list[str]:
+def _dump_argv(pg_dump: PgTool, snapshot: str, compression: str | None) -> list[str]:
+    from airflow_ops.backup.compression import pg_dump_flag
+
     argv = [pg_dump.path, "--format=custom", "--no-password", f"--snapshot={snapshot}"]
-    if compress_level is not None:
-        argv.append(f"--compress={compress_level}")
-    return argv
+    return argv + pg_dump_flag(compression, pg_dump.major, pg_dump.version)
 
 
 def _pg_env(target: PostgresTarget) -> dict[str, str]:

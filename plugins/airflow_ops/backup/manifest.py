@@ -34,7 +34,18 @@ class BackupManifest:
     fernet_fingerprint: str | None = None
     #: Which database was dumped (:mod:`airflow_ops.backup.identity`): system_identifier, dbname.
     database: dict[str, Any] = field(default_factory=dict)
+    #: pg_dump's compression, ``method[:level]`` (None: pg_dump's default, gzip)
+    compression: str | None = None
+    #: seconds the dump's snapshot was held open (exported until the dump and the row counts ended)
+    snapshot_seconds: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def pg_restore_major(self) -> int:
+        """The oldest pg_restore major that reads this archive (its server's, 16 for lz4/zstd)."""
+        from airflow_ops.backup.compression import restore_major
+
+        return restore_major(int(self.server_version.split(".")[0]), self.compression)
 
     @property
     def compression_ratio(self) -> float:

@@ -102,9 +102,11 @@ def restore_backup(
     force: bool = False,
     dry_run: bool = False,
     announce: Callable[[RestorePlan], None] | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> RestorePlan:
     """Restore ``backup`` into ``target``; ``announce(plan)`` is called once the archive is verified and
-    before anything is written (in a dry run too), so the caller can say what will be replaced."""
+    before anything is written (in a dry run too), so the caller can say what will be replaced;
+    ``progress(bytes restored)`` follows the restore."""
     manifest = read_manifest(client, bucket, backup.manifest_key)
     names = list_user_tables(target)
     tables = len(names)
@@ -115,15 +117,14 @@ def restore_backup(
             "backup). Restore into a fresh database (createdb ...) or pass --force to drop and replace the "
             "tables the backup contains (see which with --force --dry-run)."
         )
-    major = int(manifest.server_version.split(".")[0])
-    pg_restore = select_tool("pg_restore", major, pg_bin_dirs)
+    pg_restore = select_tool("pg_restore", manifest.pg_restore_major, pg_bin_dirs)
     log.info("Verifying s3://%s/%s (sha256 %s)", bucket, manifest.key, manifest.sha256)
     check_archive(client, manifest, pg_restore)
     if announce is not None:
         announce(plan)
     if dry_run:
         return plan
-    restore_stream(client, manifest, pg_restore, target, clean=bool(tables))
+    restore_stream(client, manifest, pg_restore, target, clean=bool(tables), progress=progress)
     plan.restored = True
     plan.mismatches = compare_counts(manifest, target)
     return plan

@@ -12,7 +12,7 @@ import logging
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import IO, Any
 
@@ -111,15 +111,31 @@ def check_archive(client: Any, manifest: BackupManifest, pg_restore: PgTool) -> 
     return VerifyResult(sha256_ok=True, toc_entries=len(entries), toc_tables=len(tables))
 
 
+def counted(chunks: Iterable[bytes], progress: Callable[[int], None] | None) -> Iterator[bytes]:
+    """``chunks`` unchanged, calling ``progress(bytes so far)`` after each one."""
+    done = 0
+    for chunk in chunks:
+        yield chunk
+        done += len(chunk)
+        if progress is not None:
+            progress(done)
+
+
 def restore_stream(
-    client: Any, manifest: BackupManifest, pg_restore: PgTool, target: PostgresTarget, clean: bool = False
+    client: Any,
+    manifest: BackupManifest,
+    pg_restore: PgTool,
+    target: PostgresTarget,
+    clean: bool = False,
+    progress: Callable[[int], None] | None = None,
 ) -> None:
-    """Stream the dump into ``target`` with pg_restore, checking the sha256 on the way."""
+    """Stream the dump into ``target`` with pg_restore, checking the sha256 on the way;
+    ``progress(bytes restored)`` after every chunk fed to pg_restore."""
     argv = [pg_restore.path, "--no-owner", "--no-privileges", "--exit-on-error", "--no-password"]
     argv += ["--clean", "--if-exists"] if clean else []
     argv += ["--dbname", target.dbname]
     sha, _size, output, code = pipe_chunks(
-        iter_object(client, manifest.bucket, manifest.key), argv, _env(target)
+        counted(iter_object(client, manifest.bucket, manifest.key), progress), argv, _env(target)
     )
     if code != 0:
         raise VerificationError(
@@ -283,8 +299,7 @@ def verify_backup(
     from airflow_ops.backup.pgtools import select_tool
     from airflow_ops.backup.pointer import mark_verified
 
-    major = int(manifest.server_version.split(".")[0])
-    pg_restore = select_tool("pg_restore", major, pg_bin_dirs)
+    pg_restore = select_tool("pg_restore", manifest.pg_restore_major, pg_bin_dirs)
     check_manifest(client, manifest)
     result = check_archive(client, manifest, pg_restore)
     out: dict[str, Any] = {

@@ -122,9 +122,10 @@ def _remove_unlisted(client: Any, bucket: str, key: str) -> str:
 def delete_exports(client: Any, bucket: str, refs: list[ExportRef]) -> int:
     """Delete every manifest first, then the objects: the deletes go in batches of 1,000, and a run
     killed between two must not leave a manifest (what marks an export complete) without its object."""
-    keys = [r.manifest_key for r in refs] + [r.object_key for r in refs]
+    from airflow_ops.export.retention import deletion_keys
+
     try:
-        delete_keys(client, bucket, keys)
+        delete_keys(client, bucket, deletion_keys(refs))
     except StorageError as exc:
         raise ExportStoreError(f"deleting expired exports: {exc}") from None
     return len(refs)

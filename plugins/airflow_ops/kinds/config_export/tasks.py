@@ -111,6 +111,7 @@ def export(cfg: ConfigExportConfig, run: Run) -> dict[str, Any]:
 
 def retention(cfg: ConfigExportConfig, run: Run, exported: dict[str, Any]) -> dict[str, Any]:
     from airflow_ops.connections import s3_client
+    from airflow_ops.export.retention import expired_exports
     from airflow_ops.export.store import base_prefix, delete_exports, list_exports
     from airflow_ops.retention import GfsPolicy
 
@@ -120,14 +121,16 @@ def retention(cfg: ConfigExportConfig, run: Run, exported: dict[str, Any]) -> di
     client = s3_client(cfg.aws_conn_id)
     refs = list_exports(client, cfg.bucket, base_prefix(cfg.prefix, cfg.dag_id))
     result["exports"] = len(refs)
-    if not summary.get("uploaded") and not dry_run:
-        result["skipped"] = "this run uploaded nothing, so nothing is deleted"
+    expired, skipped = expired_exports(
+        refs,
+        GfsPolicy(**cfg.retention.model_dump()),
+        this_key=str(summary["object_key"]),
+        uploaded=bool(summary.get("uploaded")),
+        dry_run=dry_run,
+    )
+    if skipped:
+        result["skipped"] = skipped
         return result
-    policy = GfsPolicy(**cfg.retention.model_dump())
-    # Never expire the export this run just verified, whatever its date.
-    expired = [
-        r for r in policy.select_expired(refs, lambda r: r.when) if r.object_key != summary["object_key"]
-    ]
     result["expired"] = [r.object_key for r in expired]
     log.info("Retention: %d exports, %d expired%s", len(refs), len(expired), " (dry run)" if dry_run else "")
     if not dry_run and expired:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, StrictInt, model_validator
 
+from airflow_ops.backup.compression import DEFAULT as DEFAULT_COMPRESSION
+from airflow_ops.backup.compression import PATTERN as COMPRESSION_PATTERN
 from airflow_ops.s3names import BucketName, KeyPrefix
 from airflow_ops.schema import CommonConfig, StrictModel
 
@@ -56,8 +58,13 @@ class MetadataBackupConfig(CommonConfig):
         default_factory=lambda: ["/usr/lib/postgresql/*/bin", "/usr/local/bin", "/usr/bin"],
         description="Globs searched for pg_dump/pg_restore; the lowest version >= the server's wins.",
     )
-    compress_level: StrictInt | None = Field(
-        None, ge=0, le=9, description="pg_dump -Z; null = pg_dump default."
+    compression: str = Field(
+        DEFAULT_COMPRESSION,
+        pattern=COMPRESSION_PATTERN,
+        description="pg_dump --compress as method[:level]: gzip[:0-9], lz4[:1-12] or zstd[:1-22] "
+        "(pg_dump 16+), or none. gzip:1 is about 2.6x faster than pg_dump's default gzip:6 for a few "
+        "% more bytes (airflow_ops.backup.compression). The former `compress_level: N` still reads "
+        "as gzip:N (0: none).",
     )
     multipart_chunk_mb: StrictInt = Field(
         8, ge=5, le=512, description="S3 part size (max object = 10000 parts)."
@@ -76,6 +83,25 @@ class MetadataBackupConfig(CommonConfig):
     fernet_key_backup: FernetKeyBackupConfig | None = None
     save_airflow_cfg: bool = Field(True, description="Save airflow.cfg (secrets redacted) next to the dump.")
     save_packages: bool = Field(True, description="Save the installed package list next to the dump.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _former_compress_level(cls, data: Any) -> Any:
+        """``compress_level: N`` (the former spelling) is ``compression: gzip:N`` (0: ``none``)."""
+        if not isinstance(data, dict) or "compress_level" not in data:
+            return data
+        data = dict(data)
+        level = data.pop("compress_level")
+        if level is None:
+            return data
+        if "compression" in data:
+            raise ValueError("set compression or compress_level (its former spelling), not both")
+        if type(level) is not int or not 0 <= level <= 9:
+            raise ValueError(
+                f"compress_level must be a whole number 0-9 (got {level!r}); better: compression: gzip:N"
+            )
+        data["compression"] = f"gzip:{level}" if level else "none"
+        return data
 
     @model_validator(mode="after")
     def _checks(self) -> MetadataBackupConfig:
