@@ -429,10 +429,10 @@ def phase_figures(
 # ------------------------------------------------------------------------------------------ run
 def _cleanup(home: Path, target: Any, client: Any) -> dict[str, Any]:
     """The DAG's clean and archive steps, with the shipped config (what ops_db_cleanup runs)."""
-    from airflow_ops.config import load_config_file
     from airflow_ops.dbclean import runner
     from airflow_ops.dbclean.service import run_clean
     from airflow_ops.kinds.db_cleanup.tasks import clean_settings
+    from airflow_ops.registry import load_config_file
 
     cfg: Any = load_config_file(ROOT / "config" / "ops_db_cleanup.yml")
     # To explore the trade-off: AIRFLOW_OPS_BENCH_DBCLEAN_BATCH_SIZE / _WINDOW_DAYS / _MAX_WINDOWS.

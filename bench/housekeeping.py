@@ -172,11 +172,11 @@ def bench_rss(work: Path, files: int = 1_000_000) -> dict[str, float]:
 def bench_db(rows: int = 2_000_000) -> dict[str, float]:
     import psycopg2
 
-    from airflow_ops.config import parse_config
     from airflow_ops.connections import PostgresTarget
     from airflow_ops.dbclean import runner
     from airflow_ops.dbclean.service import run_clean
     from airflow_ops.kinds.db_cleanup.tasks import clean_settings
+    from airflow_ops.registry import parse
     from tests.harness import MotoServer, PostgresServer, venv_bin
 
     pg = PostgresServer()
@@ -203,7 +203,7 @@ def bench_db(rows: int = 2_000_000) -> dict[str, float]:
         target = PostgresTarget(t["host"], t["port"], t["user"], dbname, t["password"])
         client = moto.client()
         client.create_bucket(Bucket="bench-archive")
-        cfg = parse_config(
+        cfg = parse(
             {
                 "kind": "db_cleanup",
                 "dag_id": "bench",

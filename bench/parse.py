@@ -1,19 +1,26 @@
-"""DAG parse cost: the slowest bundle DAG file against a trivial one-task DAG, same process.
+"""DAG parse cost: the slowest bundle DAG file against a trivial one-task DAG.
 
 ``parse_ms_max`` is the slowest file's median parse time; ``parse_ratio_vs_trivial`` divides
 it by the trivial file's median parse time, measured interleaved in the same process.
-``parse_cold_*`` parses each file in a fresh interpreter that has pre-imported ``airflow.sdk``
-only: what a dag-processor child pays, since it parses every file in a process that has not
-imported the bundle. Rounds interleave the trivial file and every bundle file; every round's raw
-figures are printed. Two variants: with the bundle's bytecode compiled (an image or a writable
-dags/plugins folder), and ``nopyc`` with every module compiled from source (a read-only git-sync
-volume with ``PYTHONDONTWRITEBYTECODE``).
+
+``parse_cold_*`` parses each file in a fresh interpreter that has pre-imported ``airflow.sdk`` only
+(nothing of the bundle): what a dag-processor child pays, since it parses every file in a process
+that has not imported the bundle. Rounds interleave the trivial file and every bundle file (at least
+:data:`COLD_ROUNDS`); every round is printed as it ends. Airflow's own modules are compiled as
+installed (the venv is synced with ``--compile-bytecode``, as an image is) in both variants:
+
+* ``parse_cold``: the bundle's bytecode compiled next to its sources (an image, or a writable
+  dags/plugins folder after the first parse);
+* ``parse_cold_nopyc``: the git-sync case. The bundle (``plugins/airflow_ops`` and ``dags/``) is copied
+  to a temporary folder with no ``__pycache__`` and parsed under ``PYTHONDONTWRITEBYTECODE=1``, so each
+  parse compiles the bundle's modules from source while Airflow's stay compiled.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -41,13 +48,30 @@ with DAG("trivial_baseline", schedule="@daily", start_date=pendulum.datetime(202
 COLD = """
 import sys, time
 import airflow.sdk  # the dag-processor parent has this imported already
-from airflow_ops.compat import dagbag_class; DagBag = dagbag_class()
+try:  # nothing of the bundle before the clock starts: its import is part of the parse
+    from airflow.dag_processing.dagbag import DagBag  # 3.2+
+except ImportError:
+    from airflow.models.dagbag import DagBag
 bag = DagBag(dag_folder=sys.argv[1], collect_dags=False)
 t = time.perf_counter()
 bag.process_file(sys.argv[1], only_if_updated=False)
-print((time.perf_counter() - t) * 1000)
+elapsed = (time.perf_counter() - t) * 1000
 assert not bag.import_errors, bag.import_errors
+bundle = sys.modules.get("airflow_ops")
+print(getattr(bundle, "__file__", "-"))
+print(elapsed)
 """
+
+
+def _uncompiled_bundle(trivial: Path) -> tuple[Path, Path, list[Path]]:
+    """A copy of the bundle as a git-sync volume holds it: sources only, no ``__pycache__``."""
+    root = Path(tempfile.mkdtemp(prefix="bench_gitsync_"))
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
+    shutil.copytree(ROOT / "plugins" / "airflow_ops", root / "plugins" / "airflow_ops", ignore=ignore)
+    shutil.copytree(ROOT / "dags", root / "dags", ignore=ignore)
+    (root / "trivial").mkdir()
+    shutil.copy2(trivial, root / "trivial" / trivial.name)
+    return root, root / "trivial" / trivial.name, sorted((root / "dags").glob("*.py"))
 
 
 def _parse_ms(bag: object, path: Path) -> float:
@@ -87,20 +111,34 @@ def _minor_pythons() -> list[tuple[str, str]]:
 def _cold(
     python: str, variant: str, trivial: Path, files: list[Path], base_env: dict[str, str], label: str
 ) -> dict[str, float]:
+    env = dict(base_env)
+    env.pop("PYTHONPYCACHEPREFIX", None)  # Airflow's own bytecode is read where it was installed
+    bundle = ROOT / "plugins"
+    if variant:  # the git-sync case: the bundle uncompiled, and nothing written back
+        root, trivial, files = _uncompiled_bundle(trivial)
+        bundle = root / "plugins"
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env["PYTHONPATH"] = str(bundle)  # ahead of the checkout's .pth entry
     rounds: dict[Path, list[float]] = {p: [] for p in [trivial, *files]}
-    for _ in range(COLD_ROUNDS):
+    print(f"  {label} rounds (ms, a fresh interpreter per parse):", flush=True)
+    for number in range(1, COLD_ROUNDS + 1):
         for path in rounds:
-            env = dict(base_env)
-            if variant:
-                env["PYTHONDONTWRITEBYTECODE"] = "1"
-                env["PYTHONPYCACHEPREFIX"] = tempfile.mkdtemp(prefix="bench_nopyc_")
             out = subprocess.run(
                 [python, "-c", COLD, str(path)], env=env, capture_output=True, text=True, check=True
             )
-            rounds[path].append(float(out.stdout.strip().splitlines()[-1]))
+            where, elapsed = out.stdout.strip().splitlines()[-2:]
+            assert path == trivial or where.startswith(str(bundle)), (path, where)
+            rounds[path].append(float(elapsed))
+        print(
+            f"    round {number}: " + "  ".join(f"{p.stem} {v[-1]:.1f}" for p, v in rounds.items()),
+            flush=True,
+        )
+    if variant:
+        written = sorted(str(p) for p in root.rglob("__pycache__"))
+        assert not written, f"bytecode was written into the uncompiled bundle: {written}"
+        shutil.rmtree(root)
     cold_medians = {p: statistics.median(v) for p, v in rounds.items()}
     worst = max(files, key=lambda p: cold_medians[p])
-    print(f"  {label} rounds (ms):")
     for path, values in rounds.items():
         print(f"    {path.stem:24s} median {cold_medians[path]:6.1f}  raw {[round(v, 1) for v in values]}")
     return {
@@ -133,7 +171,7 @@ def run() -> dict[str, float]:
     import compileall
 
     compileall.compile_dir(str(ROOT / "plugins"), quiet=1)
-    base_env = {**os.environ, "PYTHONPATH": str(ROOT / "plugins")}
+    base_env = dict(os.environ)
     base_env.pop("PYTHONDONTWRITEBYTECODE", None)
     cold_out: dict[str, float] = {}
     for variant in ("", "_nopyc"):

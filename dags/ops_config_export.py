@@ -43,6 +43,7 @@ if _PLUGINS.is_dir() and str(_PLUGINS) not in sys.path:
     sys.path.append(str(_PLUGINS))
 
 from airflow_ops.factory import build_dag  # noqa: E402
+from airflow_ops.kinds.config_export.kind import KIND  # noqa: E402
 
 dag = build_dag(
     __doc__,
@@ -73,4 +74,5 @@ dag = build_dag(
                           'sse_kms_key_id': None},
         'retention': {'keep_last': 7, 'keep_daily': 7, 'keep_weekly': 4, 'keep_monthly': 12}},
     source='config/ops_config_export.yml',
+    kind=KIND,
 )

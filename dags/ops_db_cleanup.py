@@ -47,6 +47,7 @@ if _PLUGINS.is_dir() and str(_PLUGINS) not in sys.path:
     sys.path.append(str(_PLUGINS))
 
 from airflow_ops.factory import build_dag  # noqa: E402
+from airflow_ops.kinds.db_cleanup.kind import KIND  # noqa: E402
 
 dag = build_dag(
     __doc__,
@@ -90,4 +91,5 @@ dag = build_dag(
         'backup_prefix': 'metadata-backup',
         'max_backup_age_hours': 26.0},
     source='config/ops_db_cleanup.yml',
+    kind=KIND,
 )

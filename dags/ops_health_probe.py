@@ -47,6 +47,7 @@ if _PLUGINS.is_dir() and str(_PLUGINS) not in sys.path:
     sys.path.append(str(_PLUGINS))
 
 from airflow_ops.factory import build_dag  # noqa: E402
+from airflow_ops.kinds.health_probe.kind import KIND  # noqa: E402
 
 dag = build_dag(
     __doc__,
@@ -113,4 +114,5 @@ dag = build_dag(
                       'aws_conn_id': 'aws_default'},
         'stuck_in_queued': True},
     source='config/ops_health_probe.yml',
+    kind=KIND,
 )

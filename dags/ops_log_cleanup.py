@@ -39,6 +39,7 @@ if _PLUGINS.is_dir() and str(_PLUGINS) not in sys.path:
     sys.path.append(str(_PLUGINS))
 
 from airflow_ops.factory import build_dag  # noqa: E402
+from airflow_ops.kinds.log_cleanup.kind import KIND  # noqa: E402
 
 dag = build_dag(
     __doc__,
@@ -70,4 +71,5 @@ dag = build_dag(
         'min_retention_hours': None,
         'archive': None},
     source='config/ops_log_cleanup.yml',
+    kind=KIND,
 )

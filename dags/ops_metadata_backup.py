@@ -62,6 +62,7 @@ if _PLUGINS.is_dir() and str(_PLUGINS) not in sys.path:
     sys.path.append(str(_PLUGINS))
 
 from airflow_ops.factory import build_dag  # noqa: E402
+from airflow_ops.kinds.metadata_backup.kind import KIND  # noqa: E402
 
 dag = build_dag(
     __doc__,
@@ -99,4 +100,5 @@ dag = build_dag(
         'save_airflow_cfg': True,
         'save_packages': True},
     source='config/ops_metadata_backup.yml',
+    kind=KIND,
 )

@@ -27,8 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_ops.compat import airflow_version
-from airflow_ops.report import RunReport
-from airflow_ops.steps import REPORT_KEY
+from airflow_ops.report import REPORT_KEY, RunReport
 from airflow_ops_tools.secretfile import private_dir, remove_secrets
 from tests.harness import (
     PASSWORDS_FILE,

@@ -13,7 +13,7 @@ emitted by hand. Before purging anything, a consumer must therefore read the
   the ``bucket``/``prefix`` of the metadata_backup config (defaults: ``airflow-ops-backups`` /
   ``metadata-backup``, so ``s3://airflow-ops-backups/metadata-backup/latest-verified.json``),
   read with the same AWS connection (``aws_conn_id``, default ``aws_default``).
-  ``LATEST_VERIFIED_NAME`` is the file name.
+  ``airflow_ops.backup.pointer.LATEST_VERIFIED_NAME`` is the file name.
 * Format (JSON object, UTF-8)::
 
       {
@@ -37,9 +37,9 @@ emitted by hand. Before purging anything, a consumer must therefore read the
 
 from __future__ import annotations
 
-from airflow.sdk import Asset
+from typing import Any
 
-from airflow_ops.backup.pointer import LATEST_VERIFIED_NAME
+from airflow.sdk import Asset
 
 # Name only (the URI defaults to the name): a custom URI scheme makes Airflow load every
 # provider's asset URI handlers (boto3 and friends, ~130 ms) each time a DAG file is parsed.
@@ -53,4 +53,13 @@ METADATA_BACKUP_VERIFIED = Asset(
 # included) on every ``>>`` at parse time.
 METADATA_BACKUP_VERIFIED_REF = Asset.ref(name=METADATA_BACKUP_VERIFIED.name)
 
-__all__ = ["LATEST_VERIFIED_NAME", "METADATA_BACKUP_VERIFIED", "METADATA_BACKUP_VERIFIED_REF"]
+__all__ = ["METADATA_BACKUP_VERIFIED", "METADATA_BACKUP_VERIFIED_REF"]
+
+
+def __getattr__(name: str) -> Any:
+    """``LATEST_VERIFIED_NAME`` on first use: a DAG file that schedules on the Asset loads no backup code."""
+    if name == "LATEST_VERIFIED_NAME":
+        from airflow_ops.backup.pointer import LATEST_VERIFIED_NAME
+
+        return LATEST_VERIFIED_NAME
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

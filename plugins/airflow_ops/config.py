@@ -1,14 +1,15 @@
-"""Typed schema for ``config/*.yml`` and the loader that validates a file at the edge.
+"""The loader that validates a ``config/*.yml`` file at the edge, against the schema it is given.
 
-Each DAG instance is one YAML file whose ``kind`` selects its model. Errors name the file,
-the field path and the reason, so a bad file never reaches ``dags/``.
+Each DAG instance is one YAML file whose ``kind`` selects its model; the lookup by kind name is the
+table of kinds' (:func:`airflow_ops.registry.parse`, :func:`airflow_ops.registry.load_config_file`).
+Errors name the file, the field path and the reason, so a bad file never reaches ``dags/``.
 """
 
 from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import TypeAdapter, ValidationError
@@ -21,29 +22,25 @@ __all__ = [
     "CommonConfig",
     "EmailAlert",
     "WebhookAlert",
-    "load_config_file",
+    "check_file_name",
     "parse_config",
+    "read_config_file",
 ]
+
+C = TypeVar("C", bound=CommonConfig)
 
 
 @cache
-def _adapter(kind: str) -> TypeAdapter[Any]:
-    from airflow_ops.registry import KINDS
-
-    return TypeAdapter(KINDS[kind].schema())
+def _adapter(schema: type[CommonConfig]) -> TypeAdapter[Any]:
+    return TypeAdapter(schema)
 
 
-def parse_config(raw: Any, source: str = "<config>") -> CommonConfig:
-    """Validate a mapping into its kind's model; raise :class:`ConfigError` naming the field."""
+def parse_config(raw: Any, schema: type[C], source: str = "<config>") -> C:
+    """Validate a mapping into ``schema``; raise :class:`ConfigError` naming the field."""
     if not isinstance(raw, dict):
         raise ConfigError(source, "<root>", f"expected a mapping of settings, got {type(raw).__name__}")
-    from airflow_ops.registry import KINDS
-
-    kind = raw.get("kind")
-    if kind not in KINDS:
-        raise ConfigError(source, "kind", f"must be one of {', '.join(KINDS)} (got {kind!r})")
     try:
-        model: CommonConfig = _adapter(kind).validate_python(raw)
+        model: C = _adapter(schema).validate_python(raw)
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = [str(p) for p in err["loc"]]
@@ -136,10 +133,10 @@ def load_yaml(text: str, source: str) -> Any:
     return raw
 
 
-def load_config_file(path: Path) -> CommonConfig:
-    """Read and validate one YAML file; the file's stem must equal its dag_id."""
+def read_config_file(path: Path) -> Any:
+    """Read one YAML file strictly (see :func:`load_yaml`); every read or parse error is one line."""
     try:
-        raw = load_yaml(path.read_text(encoding="utf-8"), str(path))
+        return load_yaml(path.read_text(encoding="utf-8"), str(path))
     except UnicodeDecodeError:
         raise ConfigError(str(path), "<file>", "is not UTF-8 text: save it as UTF-8") from None
     except yaml.YAMLError as exc:
@@ -150,9 +147,11 @@ def load_config_file(path: Path) -> CommonConfig:
         raise ConfigError(str(path), "<file>", f"cannot read: {exc.strerror}") from None
     except ValueError as exc:  # YAML timestamps that are not dates, e.g. start_date: 2024-13-45
         raise ConfigError(str(path), "<yaml>", f"invalid value: {exc}; write dates as YYYY-MM-DD") from None
-    model = parse_config(raw, str(path))
+
+
+def check_file_name(model: CommonConfig, path: Path) -> None:
+    """The file's stem must equal its dag_id."""
     if model.dag_id != path.stem:
         raise ConfigError(
             str(path), "dag_id", f"must match the file name {path.stem!r} (got {model.dag_id!r})"
         )
-    return model

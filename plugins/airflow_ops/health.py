@@ -14,13 +14,73 @@ import posixpath
 import shutil
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
-
-from airflow_ops.kinds.health_probe.schema import HealthThresholds
+from typing import Any, Literal, Protocol
 
 COMPONENTS = ("metadatabase", "scheduler", "triggerer", "dag_processor")
 #: File names of the bundle's maintenance DAGs: an import error in one is always critical.
 MAINTENANCE_DAG_FILES = ("ops_*.py",)
+
+
+class Thresholds(Protocol):
+    """The limits the checks grade against. Read-only: the probe DAG's config (``thresholds:``) and the
+    probe CLI's flags both provide one (``airflow_ops.kinds.health_probe.schema.HealthThresholds``)."""
+
+    @property
+    def heartbeat_warning_seconds(self) -> int: ...
+
+    @property
+    def heartbeat_critical_seconds(self) -> int: ...
+
+    @property
+    def import_errors_warning(self) -> int: ...
+
+    @property
+    def import_errors_critical(self) -> int: ...
+
+    @property
+    def stuck_task_minutes(self) -> int: ...
+
+    @property
+    def stuck_tasks_warning(self) -> int: ...
+
+    @property
+    def stuck_tasks_critical(self) -> int: ...
+
+    @property
+    def log_volume_free_warning_pct(self) -> float: ...
+
+    @property
+    def log_volume_free_critical_pct(self) -> float: ...
+
+    @property
+    def db_size_warning_gb(self) -> float: ...
+
+    @property
+    def db_size_critical_gb(self) -> float: ...
+
+    @property
+    def freshness_warning_intervals(self) -> float: ...
+
+    @property
+    def freshness_critical_intervals(self) -> float: ...
+
+    @property
+    def paused_dag_verdict(self) -> Literal["ok", "warning", "critical"]: ...
+
+    @property
+    def backup_age_warning_hours(self) -> float: ...
+
+    @property
+    def backup_age_critical_hours(self) -> float: ...
+
+    @property
+    def stuck_in_queued_window_minutes(self) -> int: ...
+
+    @property
+    def stuck_in_queued_warning(self) -> int: ...
+
+    @property
+    def stuck_in_queued_critical(self) -> int: ...
 
 
 class Verdict(enum.IntEnum):
@@ -57,7 +117,7 @@ FUTURE_HEARTBEAT_TOLERANCE_SECONDS = 5.0
 
 
 def check_components(
-    body: dict[str, Any], components: Iterable[str], t: HealthThresholds, now: dt.datetime
+    body: dict[str, Any], components: Iterable[str], t: Thresholds, now: dt.datetime
 ) -> list[CheckResult]:
     """Status and heartbeat age of each component in the health body."""
     results = []
@@ -153,7 +213,7 @@ def maintenance_files(errors: Iterable[Mapping[str, Any]], patterns: Sequence[st
 
 def check_import_errors(
     count: int,
-    t: HealthThresholds,
+    t: Thresholds,
     errors: Iterable[Mapping[str, Any]] = (),
     patterns: Sequence[str] = MAINTENANCE_DAG_FILES,
 ) -> CheckResult:
@@ -183,13 +243,13 @@ def check_import_errors(
 
 
 def import_errors_check(
-    api: Any, t: HealthThresholds, patterns: Sequence[str] = MAINTENANCE_DAG_FILES
+    api: Any, t: Thresholds, patterns: Sequence[str] = MAINTENANCE_DAG_FILES
 ) -> CheckResult:
     total, errors = api.import_errors()
     return check_import_errors(total, t, errors, patterns)
 
 
-def check_stuck_tasks(tis: list[dict[str, Any]], t: HealthThresholds, now: dt.datetime) -> CheckResult:
+def check_stuck_tasks(tis: list[dict[str, Any]], t: Thresholds, now: dt.datetime) -> CheckResult:
     """Task instances queued or scheduled for longer than ``stuck_task_minutes``."""
     limit = dt.timedelta(minutes=t.stuck_task_minutes)
     stuck = []
@@ -210,7 +270,7 @@ def check_stuck_tasks(tis: list[dict[str, Any]], t: HealthThresholds, now: dt.da
     )
 
 
-def check_disk(path: str, t: HealthThresholds) -> CheckResult:
+def check_disk(path: str, t: Thresholds) -> CheckResult:
     try:
         usage = shutil.disk_usage(path)
     except OSError as exc:
@@ -229,7 +289,7 @@ def check_disk(path: str, t: HealthThresholds) -> CheckResult:
     )
 
 
-def check_db_size(size_bytes: int, t: HealthThresholds) -> CheckResult:
+def check_db_size(size_bytes: int, t: Thresholds) -> CheckResult:
     gb = round(size_bytes / 1024**3, 3)
     return _graded(
         "metadata_db_size_gb",
@@ -261,7 +321,7 @@ def guarded(name: str, fn: Callable[[], CheckResult]) -> CheckResult:
 def run_api_checks(
     api: Any,
     components: Iterable[str],
-    t: HealthThresholds,
+    t: Thresholds,
     now: dt.datetime | None = None,
     maintenance_patterns: Sequence[str] = MAINTENANCE_DAG_FILES,
 ) -> list[CheckResult]:
@@ -312,7 +372,7 @@ def check_dag_freshness(
     last_success: dict[str, Any] | None,
     first_run: dict[str, Any] | None,
     interval_hours: float | None,
-    t: HealthThresholds,
+    t: Thresholds,
     now: dt.datetime,
 ) -> CheckResult:
     """One maintenance DAG: unpaused, and its last success within N intervals of its schedule.
@@ -355,9 +415,7 @@ def check_dag_freshness(
     return CheckResult(name, round(age, 2) if ended is not None else None, threshold, verdict, detail)
 
 
-def check_backup_age(
-    age_hours: float | None, reason: str, readable: bool, t: HealthThresholds
-) -> CheckResult:
+def check_backup_age(age_hours: float | None, reason: str, readable: bool, t: Thresholds) -> CheckResult:
     """The latest verified backup's age. No pointer yet is a warning; an unreadable one critical."""
     threshold = f"<= {t.backup_age_warning_hours:g}h warn, {t.backup_age_critical_hours:g}h crit"
     if age_hours is None:
@@ -375,7 +433,7 @@ def check_backup_age(
     )
 
 
-def check_stuck_in_queued(events: list[dict[str, Any]], t: HealthThresholds) -> CheckResult:
+def check_stuck_in_queued(events: list[dict[str, Any]], t: Thresholds) -> CheckResult:
     """The scheduler's own "stuck in queued" events of the window (it already requeued or failed them)."""
     tasks = sorted({f"{e.get('dag_id')}.{e.get('task_id')}" for e in events})
     return _graded(
@@ -393,7 +451,7 @@ def check_stuck_in_queued(events: list[dict[str, Any]], t: HealthThresholds) -> 
 def run_freshness_checks(
     api: Any,
     tag: str | None,
-    t: HealthThresholds,
+    t: Thresholds,
     *,
     exclude: Iterable[str] = (),
     intervals: dict[str, float] | None = None,

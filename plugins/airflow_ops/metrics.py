@@ -30,7 +30,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from airflow_ops.report import Metric, MetricType
+from airflow_ops.metric import Metric, MetricType
 
 if TYPE_CHECKING:
     from airflow_ops.report import RunReport
@@ -105,13 +105,10 @@ def backend_keeps_tags() -> bool:
     return True
 
 
-def emit(report: RunReport, declared: Sequence[Metric] | None = None) -> int:
-    """Send ``report``'s metrics through Airflow's facade; the number sent. Never raises."""
+def emit(report: RunReport, declared: Sequence[Metric]) -> int:
+    """Send ``report``'s metrics (``declared``: its kind's) through Airflow's facade; the number sent.
+    Never raises."""
     try:
-        if declared is None:
-            from airflow_ops.registry import kind_of
-
-            declared = kind_of(report.kind).metrics
         from airflow_ops import compat
 
         stats = compat.stats()

@@ -3,10 +3,13 @@
 One :class:`RunReport` per run, whatever the kind or the mode. The top level is the same for
 every kind (``kind``, ``dag_id``, ``run_id``, ``mode``, ``ok``, ``started_at``, ``ended_at``,
 ``duration_s``, ``warnings``); ``metrics`` holds the kind's typed, snake_case headline numbers,
-declared once per kind as :class:`Metric` rows (``airflow_ops.kinds.<kind>.METRICS``). The XCom
-payload, the log table and the DAG run note all render from it; the Maintenance page and the
+declared once per kind as :class:`~airflow_ops.metric.Metric` rows (``airflow_ops.kinds.<kind>.METRICS``).
+The XCom payload, the log table and the DAG run note all render from it; the Maintenance page and the
 metrics (:mod:`airflow_ops.metrics`, Airflow's StatsD/OpenTelemetry facade) read it. The keys never
 change with the mode: a dry run reports what it *would* do under the same names, with ``mode: dry_run``.
+
+The report is data: publishing it (the log table, the metrics, the run note) is the report step's
+job (:func:`airflow_ops.steps.publish`).
 
 A report holds only counts, sizes, keys and verdicts: never secret values. As a second line of
 defence every way out of a report (:meth:`RunReport.to_dict` for XCom, :meth:`RunReport.render_table`
@@ -18,32 +21,20 @@ carried by a failure reason, a warning, a detail or a row never reaches them.
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
+from airflow_ops.metric import Metric
 from airflow_ops.redact import redact, redact_data
-
-log = logging.getLogger(__name__)
 
 #: Bumped when a top-level field or a metric's meaning changes; readers treat other versions as no data.
 SCHEMA_VERSION = 1
 Mode = Literal["dry_run", "apply"]
-MetricType = Literal["gauge", "counter", "timing"]
 _PY_TYPES: dict[str, tuple[type, ...]] = {"int": (int,), "float": (int, float), "bool": (bool,)}
 NOTE_LIMIT = 1000  # the REST API's cap on a DAG run note
-
-
-@dataclass(frozen=True)
-class Metric:
-    """One headline figure of a kind: its report key, metric type, unit and meaning."""
-
-    name: str
-    type: MetricType
-    unit: str
-    help: str
-    value_type: Literal["int", "float", "bool"] = "float"
+#: The XCom key the report step pushes the payload under (the Maintenance page reads it).
+REPORT_KEY = "report"
 
 
 @dataclass(frozen=True)
@@ -216,29 +207,3 @@ def mb(n: float) -> str:
 
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def publish(report: RunReport, note_conn_id: str | None) -> dict[str, Any]:
-    """Log the table, emit the metrics, set the DAG run note when an API connection exists, return
-    the XCom payload. Neither the metrics nor the note can fail the run."""
-    from airflow_ops.metrics import emit
-
-    log.info("Run report\n%s", report.render_table())
-    emit(report)
-    if note_conn_id:
-        _set_note(report, note_conn_id)
-    return report.to_dict()
-
-
-def _set_note(report: RunReport, conn_id: str) -> None:
-    from airflow_ops.api_client import AirflowApi, ApiError
-    from airflow_ops.connections import get_connection
-    from airflow_ops.exceptions import MissingConnectionError
-
-    try:
-        api = AirflowApi.from_connection(get_connection(conn_id, "REST API for DAG run notes", kind="api"))
-        api.set_dag_run_note(report.dag_id, report.run_id, report.render_note())
-    except MissingConnectionError as exc:
-        log.info("Run note not written: %s", exc)
-    except ApiError as exc:
-        log.warning("Run note not written (the report is still in XCom and this log): %s", exc)

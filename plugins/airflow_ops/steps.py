@@ -16,6 +16,7 @@ and still fails the run.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -23,11 +24,14 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 if TYPE_CHECKING:
+    from airflow_ops.kind import Kind
+    from airflow_ops.metric import Metric
     from airflow_ops.report import RunReport
+
+log = logging.getLogger(__name__)
 
 StepFunc = Callable[..., Any]
 _ERROR_KEY = "error"
-REPORT_KEY = "report"
 _VALIDATED: dict[int, Any] = {}
 
 
@@ -85,13 +89,15 @@ class MaintenanceStep(BaseOperator):
     ui_color = "#e8f4ea"
     func: StepFunc | None = None
     spec: Mapping[str, Any] = {}
+    #: The row of the DAG's kind (title, metrics, schema), handed down by the factory.
+    kind: Kind | None = None
     #: (argument name, upstream task ids, is a list) for every upstream result the function takes.
     inputs: tuple[tuple[str, tuple[str, ...], bool], ...] = ()
     is_report: bool = False
 
     def execute(self, context: Any) -> Any:
         run = self._run(context)
-        cfg = _validated(self.spec)
+        cfg = _validated(self.spec, self._kind())
         if self.is_report:
             return self._report(cfg, run, context)
         try:
@@ -104,6 +110,10 @@ class MaintenanceStep(BaseOperator):
             raise
 
     # -- internals -----------------------------------------------------------------------------
+    def _kind(self) -> Kind:
+        assert self.kind is not None, "declare steps with step(..., kind=...)"
+        return self.kind
+
     def _label(self) -> str:
         return str(getattr(self, "task_display_name", None) or self.task_id)
 
@@ -145,7 +155,7 @@ class MaintenanceStep(BaseOperator):
 
         AirflowFailException = fail_exception()
 
-        from airflow_ops.report import Failure, publish
+        from airflow_ops.report import REPORT_KEY, Failure, check_metrics
 
         ti = context["ti"]
         # By task id, not identity: the task runner executes a copy (``prepare_for_execution``).
@@ -171,9 +181,7 @@ class MaintenanceStep(BaseOperator):
                 if errors
                 else {"step": not_done[0], "reason": "ended without a result (see its log)"}
             )
-            from airflow_ops.registry import kind_of
-
-            kind = kind_of(run.kind)
+            kind = self._kind()
             from airflow_ops.notifiers import alert_warnings
 
             rep = run.report(
@@ -185,19 +193,17 @@ class MaintenanceStep(BaseOperator):
                 # The alerts of this failure go out after this step; say now which cannot arrive.
                 warnings=alert_warnings(self.spec.get("alerts") or {}),
             )
-            payload = publish(rep, note_conn_id)
+            payload = publish(rep, kind.metrics, note_conn_id)
             ti.xcom_push(key=REPORT_KEY, value=payload)
             raise AirflowFailException(f"{first['step']} failed: {first['reason']}")
         kwargs = {name: self._pull(context, ids, many) for name, ids, many in self.inputs}
         assert self.func is not None
         rep = self.func(cfg, run, **kwargs)
-        from airflow_ops.registry import kind_of
-        from airflow_ops.report import check_metrics
-
-        problems = check_metrics(rep, kind_of(run.kind).metrics)
+        metrics = self._kind().metrics
+        problems = check_metrics(rep, metrics)
         if problems:  # a defect of the bundle, not of the run: say so plainly
             raise TypeError("report does not match its schema: " + "; ".join(problems))
-        payload = publish(rep, note_conn_id)
+        payload = publish(rep, metrics, note_conn_id)
         ti.xcom_push(key=REPORT_KEY, value=payload)
         if not rep.ok:
             raise AirflowFailException(rep.status())
@@ -210,14 +216,40 @@ def one_line(exc: BaseException) -> str:
     return text[:500] if text else type(exc).__name__
 
 
-def _validated(spec: Mapping[str, Any]) -> Any:
+def _validated(spec: Mapping[str, Any], kind: Kind) -> Any:
     """The kind's typed config for a DAG file's literal, validated once per process."""
     key = id(spec)
     if key not in _VALIDATED:
         from airflow_ops.config import parse_config
 
-        _VALIDATED[key] = parse_config(dict(spec), f"DAG {spec.get('dag_id')!r}")
+        _VALIDATED[key] = parse_config(dict(spec), kind.schema(), f"DAG {spec.get('dag_id')!r}")
     return _VALIDATED[key]
+
+
+def publish(report: RunReport, declared: Sequence[Metric], note_conn_id: str | None) -> dict[str, Any]:
+    """Log the table, emit the metrics, set the DAG run note when an API connection exists, return
+    the XCom payload. Neither the metrics nor the note can fail the run."""
+    from airflow_ops.metrics import emit
+
+    log.info("Run report\n%s", report.render_table())
+    emit(report, declared)
+    if note_conn_id:
+        _set_note(report, note_conn_id)
+    return report.to_dict()
+
+
+def _set_note(report: RunReport, conn_id: str) -> None:
+    from airflow_ops.api_client import AirflowApi, ApiError
+    from airflow_ops.connections import get_connection
+    from airflow_ops.exceptions import MissingConnectionError
+
+    try:
+        api = AirflowApi.from_connection(get_connection(conn_id, "REST API for DAG run notes", kind="api"))
+        api.set_dag_run_note(report.dag_id, report.run_id, report.render_note())
+    except MissingConnectionError as exc:
+        log.info("Run note not written: %s", exc)
+    except ApiError as exc:
+        log.warning("Run note not written (the report is still in XCom and this log): %s", exc)
 
 
 Upstream = BaseOperator | Sequence[BaseOperator]
@@ -227,6 +259,7 @@ def step(
     func: StepFunc,
     *,
     spec: Mapping[str, Any],
+    kind: Kind,
     task_id: str,
     display: str,
     upstream: Mapping[str, Upstream] | None = None,
@@ -234,7 +267,10 @@ def step(
     report: bool = False,
     **kwargs: Any,
 ) -> MaintenanceStep:
-    """Declare a step, e.g. ``step(tasks.verify, spec=spec, task_id="verify", upstream={"backup": b}, ...)``.
+    """Declare a step, e.g. ``step(tasks.verify, spec=spec, kind=kind, task_id="verify", upstream=...)``.
+
+    ``kind`` is the DAG's kind row (``build(spec, dag_kwargs, kind)`` receives it from the factory):
+    the step takes its title, metrics and schema from it.
 
     ``upstream`` maps each keyword of ``func`` to the operator (or list of operators) whose result it
     takes; they also become the step's upstream tasks, as do ``after``. ``MaintenanceStep`` has no
@@ -247,6 +283,7 @@ def step(
     op = MaintenanceStep(task_id=task_id, task_display_name=display, **kwargs)
     op.func = func
     op.spec = spec
+    op.kind = kind
     op.is_report = report
     inputs = []
     for name, ups in (upstream or {}).items():

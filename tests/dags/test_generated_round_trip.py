@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from airflow_ops.config import parse_config
 from airflow_ops.exceptions import ConfigError
+from airflow_ops.registry import parse
 from airflow_ops_tools.generator import render_dag_file, render_doc, spec_of
 
 _TEXT = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=60)
@@ -85,7 +85,7 @@ def test_every_accepted_config_imports_under_airflow_and_round_trips(
     DagBag = dagbag_class()
 
     try:
-        cfg = parse_config(raw)
+        cfg = parse(raw)
     except ConfigError:
         assume(False)
         return
@@ -104,7 +104,7 @@ def test_every_accepted_config_imports_under_airflow_and_round_trips(
         ]
         spec = ast.literal_eval(call.args[1])
         assert spec == spec_of(cfg)
-        assert parse_config(spec) == cfg
+        assert parse(spec) == cfg
         assert dag.description == (cfg.description or None)
         assert sorted(dag.tags) == sorted(cfg.tags)
         assert dag.doc_md == f"\n{render_doc(cfg)}\n"

@@ -214,8 +214,8 @@ def test_fernet_key_to_secrets_manager_through_the_aws_connection(
     from cryptography.fernet import Fernet
 
     from airflow_ops.backup.service import save_fernet_key
-    from airflow_ops.config import parse_config
     from airflow_ops.kinds.metadata_backup.tasks import fernet_target, worker_fernet_key
+    from airflow_ops.registry import parse
 
     raw = yaml.safe_load((REPO / "config" / "ops_metadata_backup.yml").read_text())
     secret_id = f"airflow-ops/fernet-{uuid.uuid4().hex[:8]}"
@@ -224,7 +224,7 @@ def test_fernet_key_to_secrets_manager_through_the_aws_connection(
         "secret_id": secret_id,
         "aws_conn_id": "ops_sm_test",
     }
-    cfg = parse_config(raw, "test")
+    cfg = parse(raw, "test")
     monkeypatch.setenv("AIRFLOW_CONN_OPS_SM_TEST", s3_server.aws_conn_uri())
     sm = boto3.client(
         "secretsmanager",

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from airflow_ops.config import parse_config
+from airflow_ops.registry import parse
 from airflow_ops_tools.generator import render_dag_file
 from tests.conftest import SmtpSink, WebhookSink
 from tests.harness import AirflowStack, PostgresServer, RunResult, airflow_stack, wait_for
@@ -34,7 +34,7 @@ PATH = "/deadline-alerts"
 
 
 def _config(dag_id: str, minutes: float) -> Any:
-    return parse_config(
+    return parse(
         {
             "kind": "log_cleanup",
             "dag_id": dag_id,

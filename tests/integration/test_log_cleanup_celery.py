@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from airflow_ops.config import parse_config
+from airflow_ops.registry import parse
 from airflow_ops_tools.generator import render_dag_file
 from tests.harness import AirflowStack, PostgresServer
 
@@ -39,7 +39,7 @@ def celery_stack(
     home = tmp_path_factory.mktemp("celery_home")
     dags = home / "dags"
     dags.mkdir()
-    cfg = parse_config(
+    cfg = parse(
         {
             "kind": "log_cleanup",
             "dag_id": DAG_ID,

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from airflow_ops.config import parse_config
 from airflow_ops.exceptions import MissingConnectionError
 from airflow_ops.notifiers import (
     AlertChannel,
@@ -19,6 +18,7 @@ from airflow_ops.notifiers import (
     delivery,
     failure_details,
 )
+from airflow_ops.registry import parse
 
 
 def _conns(**conns: Any) -> Any:
@@ -62,7 +62,7 @@ def test_channel_checks_resolve_without_sending() -> None:
 def test_probe_reports_a_broken_channel_as_critical() -> None:
     from airflow_ops.kinds.health_probe.tasks import check_alert_channels
 
-    cfg = parse_config(
+    cfg = parse(
         {
             "kind": "health_probe",
             "dag_id": "ops_health_probe",

@@ -7,15 +7,15 @@ from typing import Any
 
 import pytest
 
-from airflow_ops.config import parse_config
 from airflow_ops.exceptions import ConfigError
 from airflow_ops.kinds.metadata_backup.schema import MetadataBackupConfig
 from airflow_ops.kinds.metadata_backup.tasks import full_restore_due
+from airflow_ops.registry import parse
 from tests.runs import make_run
 
 
 def cfg(**kw: Any) -> MetadataBackupConfig:
-    model = parse_config({"kind": "metadata_backup", "dag_id": "ops_metadata_backup", **kw})
+    model = parse({"kind": "metadata_backup", "dag_id": "ops_metadata_backup", **kw})
     assert isinstance(model, MetadataBackupConfig)
     return model
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from airflow_ops.config import load_config_file, parse_config
 from airflow_ops.exceptions import ConfigError
 from airflow_ops.kinds.health_probe.schema import HealthProbeConfig
+from airflow_ops.registry import load_config_file, parse
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "configs"
 
@@ -35,14 +35,14 @@ def test_bad_config_error_names_file_field_and_reason(name: str, field: str, rea
 
 
 def test_maintenance_tag_is_always_present() -> None:
-    cfg = parse_config({"kind": "health_probe", "dag_id": "x", "tags": ["health"]})
+    cfg = parse({"kind": "health_probe", "dag_id": "x", "tags": ["health"]})
     assert cfg.tags == ["maintenance", "health"]
-    assert parse_config({"kind": "health_probe", "dag_id": "y"}).tags == ["maintenance"]
+    assert parse({"kind": "health_probe", "dag_id": "y"}).tags == ["maintenance"]
 
 
 def test_warning_threshold_must_not_exceed_critical() -> None:
     with pytest.raises(ConfigError, match=r"heartbeat_warning_seconds .* must be <="):
-        parse_config(
+        parse(
             {
                 "kind": "health_probe",
                 "dag_id": "x",
@@ -53,7 +53,7 @@ def test_warning_threshold_must_not_exceed_critical() -> None:
 
 def test_disk_thresholds_are_inverted() -> None:
     with pytest.raises(ConfigError, match="log_volume_free_warning_pct"):
-        parse_config(
+        parse(
             {
                 "kind": "health_probe",
                 "dag_id": "x",
@@ -64,7 +64,7 @@ def test_disk_thresholds_are_inverted() -> None:
 
 def test_email_recipients_are_checked() -> None:
     with pytest.raises(ConfigError, match=r"alerts\.email\.to: .*not an e-mail address"):
-        parse_config({"kind": "health_probe", "dag_id": "x", "alerts": {"email": {"to": ["nobody"]}}})
+        parse({"kind": "health_probe", "dag_id": "x", "alerts": {"email": {"to": ["nobody"]}}})
 
 
 def test_every_shipped_config_is_valid() -> None:
@@ -75,7 +75,7 @@ def test_every_shipped_config_is_valid() -> None:
 
 
 def test_health_defaults_are_operator_sane() -> None:
-    cfg = parse_config({"kind": "health_probe", "dag_id": "x"})
+    cfg = parse({"kind": "health_probe", "dag_id": "x"})
     assert isinstance(cfg, HealthProbeConfig)
     assert cfg.schedule == "*/5 * * * *"
     assert cfg.fail_on == "critical"
@@ -93,7 +93,7 @@ def test_health_defaults_are_operator_sane() -> None:
 )
 def test_invalid_cron_is_refused_at_generate_time(schedule: str) -> None:
     with pytest.raises(ConfigError) as info:
-        parse_config({"kind": "health_probe", "dag_id": "x", "schedule": schedule}, "config/x.yml")
+        parse({"kind": "health_probe", "dag_id": "x", "schedule": schedule}, "config/x.yml")
     assert info.value.field == "schedule"
     assert "neither a valid cron expression" in info.value.reason
 

@@ -12,20 +12,20 @@ import pytest
 
 from airflow_ops import compat
 from airflow_ops.backup.pointer import VerifiedBackup, write_latest_verified
-from airflow_ops.config import parse_config
 from airflow_ops.dbclean.backup_gate import BackupNotVerifiedError, check_latest_backup, require_recent_backup
 from airflow_ops.dbclean.plan import CleanGroup, FutureCutoffError, groups, refuse_future_cutoff, windows
 from airflow_ops.dbclean.runner import failed_tables, parse_found_rows, source_table
 from airflow_ops.dbclean.tables import EXCLUDED_TABLES, catalogue, cleanable, effective_tables
 from airflow_ops.exceptions import ConfigError
 from airflow_ops.kinds.db_cleanup.schema import DbCleanupConfig
+from airflow_ops.registry import parse
 from tests.unit.fake_s3 import FakeBucket
 
 NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
 
 
 def _cfg(**kw: Any) -> DbCleanupConfig:
-    cfg = parse_config({"kind": "db_cleanup", "dag_id": "x", **kw})
+    cfg = parse({"kind": "db_cleanup", "dag_id": "x", **kw})
     assert isinstance(cfg, DbCleanupConfig)
     return cfg
 

@@ -7,16 +7,16 @@ from typing import Any
 
 import pytest
 
-from airflow_ops.config import parse_config
 from airflow_ops.exceptions import ConfigError, MissingConnectionError
 from airflow_ops.kinds.config_export import tasks
 from airflow_ops.kinds.config_export.schema import ConfigExportConfig
+from airflow_ops.registry import parse
 
 BASE = {"kind": "config_export", "dag_id": "x", "bucket": "airflow-ops-exports"}
 
 
 def _cfg(**over: Any) -> ConfigExportConfig:
-    cfg = parse_config({**BASE, **over})
+    cfg = parse({**BASE, **over})
     assert isinstance(cfg, ConfigExportConfig)
     return cfg
 

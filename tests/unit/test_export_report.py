@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_ops.config import parse_config
 from airflow_ops.kinds.config_export import METRICS, tasks
+from airflow_ops.registry import parse
 from airflow_ops.report import check_metrics
 from tests.runs import make_run
 
-CFG = parse_config({"kind": "config_export", "dag_id": "x", "bucket": "b-exports", "note_conn_id": None})
+CFG = parse({"kind": "config_export", "dag_id": "x", "bucket": "b-exports", "note_conn_id": None})
 
 
 def _summary(**diff: list[str]) -> dict[str, Any]:

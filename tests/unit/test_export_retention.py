@@ -244,7 +244,8 @@ def test_the_retention_task_deletes_what_the_rules_expire_manifests_first(
             "bucket": "exports",
             "prefix": "ops",
             "retention": {"keep_last": 2, "keep_daily": 0, "keep_weekly": 0, "keep_monthly": 0},
-        }
+        },
+        ConfigExportConfig,
     )
     assert isinstance(cfg, ConfigExportConfig)
     run = make_run("config_export", dag_id="d", params={"dry_run": dry_run})

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_ops.config import parse_config
+from airflow_ops.registry import parse
 from airflow_ops_tools.generator import render_dag_file
 
 pytestmark = pytest.mark.process
@@ -95,7 +95,7 @@ def test_adding_a_yaml_file_adds_a_dag(tmp_path: Path) -> None:
 
 
 def test_rendered_file_is_thin_and_carries_the_doc() -> None:
-    cfg = parse_config({"kind": "health_probe", "dag_id": "x", "description": "Probe X"})
+    cfg = parse({"kind": "health_probe", "dag_id": "x", "description": "Probe X"})
     text = render_dag_file(cfg, "config/x.yml")
     code = text.split('"""')[2]
     # No logic: imports, the sys.path line for git-sync, one build_dag call on a data literal.
@@ -281,17 +281,15 @@ def test_a_deadline_needs_an_alert_channel_and_a_logical_date() -> None:
 
     base = {"kind": "db_cleanup", "dag_id": "ops_db_cleanup"}
     with pytest.raises(ConfigError, match=r"deadline: .*set alerts.email and/or alerts.webhook"):
-        parse_config({**base, "deadline": {"minutes": 30}})
+        parse({**base, "deadline": {"minutes": 30}})
     with pytest.raises(ConfigError, match=r"deadline: .*never fires on schedule 'backup_asset'.*queued_at"):
-        parse_config(
-            {**base, "alerts": {"webhook": {}}, "deadline": {"minutes": 30, "after": "logical_date"}}
-        )
-    ok = parse_config({**base, "alerts": {"webhook": {}}, "deadline": {"minutes": 30}})
+        parse({**base, "alerts": {"webhook": {}}, "deadline": {"minutes": 30, "after": "logical_date"}})
+    ok = parse({**base, "alerts": {"webhook": {}}, "deadline": {"minutes": 30}})
     assert ok.deadline is not None and ok.deadline.after == "queued_at"
 
 
 def test_a_deadline_renders_into_the_dag_and_its_doc() -> None:
-    cfg = parse_config(
+    cfg = parse(
         {
             "kind": "log_cleanup",
             "dag_id": "ops_log_cleanup",

@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from airflow_ops.config import parse_config
 from airflow_ops.exceptions import ConfigError
 from airflow_ops.health import (
     STUCK_IN_QUEUED_EVENTS,
@@ -19,6 +18,7 @@ from airflow_ops.health import (
     schedule_interval_hours,
 )
 from airflow_ops.kinds.health_probe.schema import HealthThresholds
+from airflow_ops.registry import parse
 
 NOW = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
 T = HealthThresholds()
@@ -160,10 +160,10 @@ def test_a_failing_api_call_is_a_critical_row_not_a_crash() -> None:
 def test_a_misconfigured_threshold_names_the_file_and_field(thresholds: dict[str, Any], field: str) -> None:
     spec = {"kind": "health_probe", "dag_id": "x", "thresholds": thresholds}
     with pytest.raises(ConfigError) as info:
-        parse_config(spec, "config/ops_health_probe.yml")
+        parse(spec, "config/ops_health_probe.yml")
     assert "config/ops_health_probe.yml" in str(info.value) and field in str(info.value)
 
 
 def test_expected_intervals_must_be_positive() -> None:
     with pytest.raises(ConfigError, match="expected_interval_hours"):
-        parse_config({"kind": "health_probe", "dag_id": "x", "expected_interval_hours": {"d": 0}}, "f.yml")
+        parse({"kind": "health_probe", "dag_id": "x", "expected_interval_hours": {"d": 0}}, "f.yml")

@@ -8,9 +8,8 @@ from typing import Any
 import pytest
 
 from airflow_ops.backup.manifest import BackupManifest
-from airflow_ops.config import parse_config
 from airflow_ops.logcleanup.sweep import RootStats
-from airflow_ops.registry import KINDS
+from airflow_ops.registry import KINDS, parse
 from airflow_ops.report import RunReport, check_metrics
 from tests.runs import make_run
 
@@ -98,7 +97,7 @@ BUILDERS = {"metadata_backup": _backup, "log_cleanup": _log, "db_cleanup": _db, 
 
 @pytest.mark.parametrize("kind", sorted(BUILDERS))
 def test_report_matches_its_kinds_metrics(kind: str) -> None:
-    cfg = parse_config({"kind": kind, "dag_id": f"ops_{kind}"})
+    cfg = parse({"kind": kind, "dag_id": f"ops_{kind}"})
     report = BUILDERS[kind](cfg)
     assert check_metrics(report, KINDS[kind].metrics) == []
     assert report.kind == kind and report.headline
@@ -110,27 +109,27 @@ def test_every_kind_has_a_report_test() -> None:
 
 
 def test_backup_warning_leads_the_first_line() -> None:
-    rep = _backup(parse_config({"kind": "metadata_backup", "dag_id": "ops_metadata_backup"}))
+    rep = _backup(parse({"kind": "metadata_backup", "dag_id": "ops_metadata_backup"}))
     assert rep.first_line().startswith("Metadata DB backup: OK, 1 warning: fernet key not backed up")
     assert "backup 12.3 MB verified" in rep.first_line()
 
 
 def test_log_cleanup_dry_run_reports_under_the_same_keys() -> None:
-    rep = _log(parse_config({"kind": "log_cleanup", "dag_id": "ops_log_cleanup"}))
+    rep = _log(parse({"kind": "log_cleanup", "dag_id": "ops_log_cleanup"}))
     assert rep.mode == "dry_run"
     assert rep.metrics["files_deleted"] == 3 and rep.metrics["bytes_freed"] == 300
     assert rep.details["retention_days"] == 30
 
 
 def test_health_report_fails_on_critical_only_by_default() -> None:
-    rep = _health(parse_config({"kind": "health_probe", "dag_id": "ops_health_probe"}))
+    rep = _health(parse({"kind": "health_probe", "dag_id": "ops_health_probe"}))
     assert rep.ok and rep.metrics["warning"] == 1 and rep.metrics["metadata_db_size_bytes"] == 500_000_000
 
 
 def test_backup_report_lists_pins_and_the_fernet_key_it_needs() -> None:
     from airflow_ops.kinds.metadata_backup import tasks
 
-    cfg = parse_config({"kind": "metadata_backup", "dag_id": "ops_metadata_backup"})
+    cfg = parse({"kind": "metadata_backup", "dag_id": "ops_metadata_backup"})
     manifest = dataclasses.replace(MANIFEST, fernet_fingerprint="sha256:0123456789abcdef")
     backup = {
         "manifest": dataclasses.asdict(manifest),

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from airflow_ops.config import parse_config
 from airflow_ops.exceptions import ConfigError
 from airflow_ops.kinds.log_cleanup.schema import LogCleanupConfig
 from airflow_ops.logcleanup.roots import DangerousRootError, LogRoot, check_root
 from airflow_ops.logcleanup.sweep import DAY, LogSweeper, RetentionPolicy, RootStats
+from airflow_ops.registry import parse
 
 NOW = time.time()
 
@@ -232,7 +232,7 @@ def test_system_directories_and_everything_in_their_trees_are_refused_at_run_tim
 )
 def test_system_directories_are_refused_at_generate_time(path: str) -> None:
     with pytest.raises(ConfigError, match=r"extra_roots: .*can never be a log root"):
-        parse_config({"kind": "log_cleanup", "dag_id": "x", "extra_roots": ["/opt/airflow/logs", path]})
+        parse({"kind": "log_cleanup", "dag_id": "x", "extra_roots": ["/opt/airflow/logs", path]})
 
 
 def test_a_file_is_not_a_log_root(tmp_path: Path) -> None:
@@ -243,7 +243,7 @@ def test_a_file_is_not_a_log_root(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("path", ["/opt/airflow/logs", "/var/log/airflow", "/srv/airflow/logs"])
 def test_ordinary_log_directories_pass_the_system_check(path: str) -> None:
-    cfg = parse_config({"kind": "log_cleanup", "dag_id": "x", "extra_roots": [path]})
+    cfg = parse({"kind": "log_cleanup", "dag_id": "x", "extra_roots": [path]})
     assert isinstance(cfg, LogCleanupConfig) and cfg.extra_roots == [path]
 
 
@@ -256,7 +256,7 @@ def test_a_plain_log_directory_is_accepted(tmp_path: Path) -> None:
 
 
 def _cfg(**kw: Any) -> LogCleanupConfig:
-    cfg = parse_config({"kind": "log_cleanup", "dag_id": "x", **kw})
+    cfg = parse({"kind": "log_cleanup", "dag_id": "x", **kw})
     assert isinstance(cfg, LogCleanupConfig)
     return cfg
 
@@ -289,7 +289,7 @@ def _report_of(tmp_path: Path, stats: list[RootStats], **cfg: Any) -> Any:
         "free_bytes": 10**9,
         "duration_s": 0.1,
     }
-    parsed = parse_config({"kind": "log_cleanup", "dag_id": "ops_log_cleanup", **cfg})
+    parsed = parse({"kind": "log_cleanup", "dag_id": "ops_log_cleanup", **cfg})
     return tasks.report(parsed, make_run("log_cleanup"), [sweep_result])
 
 
@@ -341,7 +341,7 @@ def test_the_sweep_step_returns_the_cutoff_it_applied(tmp_path: Path, monkeypatc
     from tests.runs import make_run
 
     monkeypatch.setattr(tasks, "resolve_roots", lambda cfg, queue: [LogRoot("task-logs", str(tmp_path))])
-    cfg = parse_config({"kind": "log_cleanup", "dag_id": "ops_log_cleanup", "retention_days": 10})
+    cfg = parse({"kind": "log_cleanup", "dag_id": "ops_log_cleanup", "retention_days": 10})
     before = dt.datetime.now(dt.UTC) - dt.timedelta(days=10)
     out = tasks.sweep(cfg, make_run("log_cleanup", params={"dry_run": True}))
     cutoff = dt.datetime.fromisoformat(out["cutoff"])

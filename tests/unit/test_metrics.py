@@ -188,7 +188,7 @@ def test_a_failing_backend_never_fails_the_run(
     target = compat.stats()._target
     monkeypatch.setattr(target, "gauge", broken)
     with caplog.at_level(logging.WARNING, logger="airflow_ops.metrics"):
-        assert emit(_report(files_kept=1)) == 0
+        assert emit(_report(files_kept=1), LOG_CLEANUP) == 0
     assert "Metrics of ops_log_cleanup / manual__1 not emitted" in caplog.text
     assert "statsd host unreachable" in caplog.text
 

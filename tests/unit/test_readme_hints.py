@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from airflow_ops.config import parse_config
 from airflow_ops.exceptions import ConfigError
+from airflow_ops.registry import parse
 
 REPO = Path(__file__).resolve().parents[2]
 #: where users read hints: runtime and tool messages, DAG docs, shipped config and deployment files
@@ -144,6 +144,6 @@ def test_every_readme_section_named_exists(file: str, line: int, section: str | 
 
 def test_the_unknown_key_hint_names_an_existing_section() -> None:
     with pytest.raises(ConfigError) as caught:
-        parse_config({"kind": "health_probe", "dag_id": "x", "retentiondays": 1})
+        parse({"kind": "health_probe", "dag_id": "x", "retentiondays": 1})
     [named] = re.findall(r"README '([^']+)'", caught.value.reason)
     assert section_exists(named, readme_sections())

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_ops.config import load_config_file
-from airflow_ops.registry import KINDS
+from airflow_ops.registry import KINDS, load_config_file
 
 pytestmark = pytest.mark.process
 
@@ -17,9 +16,9 @@ REPO = Path(__file__).parents[2]
 @pytest.mark.parametrize("name", sorted(KINDS))
 def test_every_kind_has_a_folder_with_schema_dag_tasks_and_doc(name: str) -> None:
     kind = KINDS[name]
-    folder = Path(kind.package.__file__).parent
+    folder = kind.folder
     assert folder.name == name
-    assert {p.name for p in folder.iterdir()} >= {"schema.py", "dag.py", "tasks.py", "doc.md.j2"}
+    assert {p.name for p in folder.iterdir()} >= {"kind.py", "schema.py", "dag.py", "tasks.py", "doc.md.j2"}
     assert kind.doc_template.is_file()
     schema = kind.schema()
     assert schema.model_fields["kind"].annotation.__args__ == (name,)  # type: ignore[union-attr]

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from airflow_ops.config import load_config_file
 from airflow_ops.exceptions import ConfigError
+from airflow_ops.registry import load_config_file
 
 _BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
     f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 9)}]\n" for i in range(9)

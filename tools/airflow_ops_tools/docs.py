@@ -89,7 +89,7 @@ def support_matrix(_: str = "") -> str:
 @cache
 def _shipped_docs() -> dict[str, tuple[str, str]]:
     """kind -> (config file, doc_md) of the shipped configs, rendered as ``airflow-ops generate`` does."""
-    from airflow_ops.config import load_config_file
+    from airflow_ops.registry import load_config_file
     from airflow_ops_tools import generator
 
     configs = [(p, load_config_file(p)) for p in generator.config_files(ROOT / "config")]

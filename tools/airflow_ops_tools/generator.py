@@ -10,8 +10,9 @@ from typing import Any
 
 import jinja2
 
-from airflow_ops.config import CommonConfig, load_config_file
+from airflow_ops.config import CommonConfig
 from airflow_ops.exceptions import ConfigError
+from airflow_ops.registry import KINDS, load_config_file
 
 _TEMPLATES = Path(__file__).parent / "templates"
 _ENV = jinja2.Environment(
@@ -34,8 +35,6 @@ class Rendered:
 
 
 def render_doc(cfg: CommonConfig) -> str:
-    from airflow_ops.registry import KINDS
-
     kind = KINDS[getattr(cfg, "kind")]  # noqa: B009 - every concrete config has it
     from airflow_ops.dbclean.tables import EXCLUDED_TABLES
 
@@ -71,7 +70,11 @@ def render_dag_file(cfg: CommonConfig, source: str) -> str:
     literal = "\n".join("    " + line for line in literal.splitlines())
     doc = render_doc(cfg)
     text = _ENV.get_template("dag_file.py.j2").render(
-        doc_md=docstring_literal(doc), config_literal=literal, source_literal=repr(source), source=source
+        doc_md=docstring_literal(doc),
+        config_literal=literal,
+        source_literal=repr(source),
+        source=source,
+        kind=spec["kind"],
     )
     _check_round_trip(text, doc, spec, source)
     return text
@@ -92,6 +95,13 @@ def _check_round_trip(text: str, doc: str, spec: dict[str, Any], source: str) ->
     ]
     if len(calls) != 1 or len(calls[0].args) != 2 or ast.literal_eval(calls[0].args[1]) != spec:
         raise refuse("the DAG file's literal would differ from the validated config")
+    rows = [
+        n.module
+        for n in ast.walk(module)
+        if isinstance(n, ast.ImportFrom) and [a.name for a in n.names] == ["KIND"]
+    ]
+    if rows != [f"airflow_ops.kinds.{spec['kind']}.kind"]:
+        raise refuse("the DAG file would not import its own kind's row")
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any, NamedTuple
 
-from airflow_ops.report import SCHEMA_VERSION, Failure, RunReport
-from airflow_ops.steps import REPORT_KEY
+from airflow_ops.report import REPORT_KEY, SCHEMA_VERSION, Failure, RunReport
 
 MAINTENANCE_TAG = "maintenance"
 #: Points per chart series; a DAG with more runs in the window is sampled per time bucket.

@@ -9,19 +9,33 @@ without its object.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 if TYPE_CHECKING:
-    from airflow_ops.export.store import ExportRef
     from airflow_ops.retention import GfsPolicy
+
+
+class StoredExport(Protocol):
+    """What the rules read of a stored export (``airflow_ops.export.store.ExportRef`` is one)."""
+
+    @property
+    def object_key(self) -> str: ...
+    @property
+    def manifest_key(self) -> str: ...
+    @property
+    def when(self) -> dt.datetime: ...
+
+
+Ref = TypeVar("Ref", bound=StoredExport)
 
 NOTHING_UPLOADED = "this run uploaded nothing, so nothing is deleted"
 
 
 def expired_exports(
-    refs: Sequence[ExportRef], policy: GfsPolicy, *, this_key: str, uploaded: bool, dry_run: bool
-) -> tuple[list[ExportRef], str | None]:
+    refs: Sequence[Ref], policy: GfsPolicy, *, this_key: str, uploaded: bool, dry_run: bool
+) -> tuple[list[Ref], str | None]:
     """(the exports to delete, oldest first; why none are, or ``None``).
 
     ``this_key`` is the object key this run wrote (or, in a dry run, would write). A dry run reports
@@ -32,6 +46,6 @@ def expired_exports(
     return expired, None
 
 
-def deletion_keys(refs: Sequence[ExportRef]) -> list[str]:
+def deletion_keys(refs: Sequence[StoredExport]) -> list[str]:
     """The keys to delete, in order: every manifest, then every object."""
     return [r.manifest_key for r in refs] + [r.object_key for r in refs]

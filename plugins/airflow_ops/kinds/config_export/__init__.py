@@ -1,6 +1,6 @@
 """``kind: config_export``: schema, DAG shape, task glue and doc template; its report's metrics."""
 
-from airflow_ops.report import Metric
+from airflow_ops.metric import Metric
 
 METRICS = (
     Metric("variables", "gauge", "variables", "Variables exported.", "int"),

@@ -1,6 +1,6 @@
 """``kind: db_cleanup``: schema, DAG shape, task glue and doc template; its report's metrics."""
 
-from airflow_ops.report import Metric
+from airflow_ops.metric import Metric
 
 METRICS = (
     Metric("rows_purged", "counter", "rows", "Rows purged (dry run: that would be).", "int"),

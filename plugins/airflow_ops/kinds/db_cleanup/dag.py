@@ -7,12 +7,13 @@ from typing import Any
 
 from airflow.sdk import DAG
 
+from airflow_ops.kind import Kind
 from airflow_ops.kinds.db_cleanup import BACKUP_ASSET_SCHEDULE, tasks
 from airflow_ops.params import form_param
 from airflow_ops.steps import step
 
 
-def build(spec: Mapping[str, Any], dag_kwargs: dict[str, Any]) -> DAG:
+def build(spec: Mapping[str, Any], dag_kwargs: dict[str, Any], kind: Kind) -> DAG:
     schedule: Any = dag_kwargs.pop("schedule")
     if schedule == BACKUP_ASSET_SCHEDULE:
         from airflow_ops.assets import METADATA_BACKUP_VERIFIED_REF
@@ -32,14 +33,24 @@ def build(spec: Mapping[str, Any], dag_kwargs: dict[str, Any]) -> DAG:
     }
     with DAG(schedule=schedule, **dag_kwargs) as dag:
         gate = step(
-            tasks.check_backup, spec=spec, task_id="check_backup", display="Require a recent verified backup"
+            tasks.check_backup,
+            spec=spec,
+            kind=kind,
+            task_id="check_backup",
+            display="Require a recent verified backup",
         )
         clean = step(
-            tasks.clean, spec=spec, task_id="clean", display="airflow db clean (windows)", after=[gate]
+            tasks.clean,
+            spec=spec,
+            kind=kind,
+            task_id="clean",
+            display="airflow db clean (windows)",
+            after=[gate],
         )
         archive = step(
             tasks.archive,
             spec=spec,
+            kind=kind,
             task_id="archive",
             display="Export archive to S3, then drop it",
             upstream={"cleaned": clean},
@@ -47,6 +58,7 @@ def build(spec: Mapping[str, Any], dag_kwargs: dict[str, Any]) -> DAG:
         step(
             tasks.report,
             spec=spec,
+            kind=kind,
             task_id="report",
             display="Report",
             upstream={"gate": gate, "cleaned": clean, "archived": archive},

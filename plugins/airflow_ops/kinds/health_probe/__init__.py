@@ -1,6 +1,6 @@
 """``kind: health_probe``: schema, DAG shape, task glue and doc template; its report's metrics."""
 
-from airflow_ops.report import Metric
+from airflow_ops.metric import Metric
 
 METRICS = (
     Metric("verdict", "gauge", "level", "Worst verdict of the run: 0 ok, 1 warning, 2 critical.", "int"),

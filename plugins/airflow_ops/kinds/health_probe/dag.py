@@ -7,12 +7,13 @@ from typing import Any
 
 from airflow.sdk import DAG
 
+from airflow_ops.kind import Kind
 from airflow_ops.kinds.health_probe import tasks
 from airflow_ops.params import form_param
 from airflow_ops.steps import step
 
 
-def build(spec: Mapping[str, Any], dag_kwargs: dict[str, Any]) -> DAG:
+def build(spec: Mapping[str, Any], dag_kwargs: dict[str, Any], kind: Kind) -> DAG:
     dag_kwargs["params"] = {
         "thresholds": form_param(
             dict(spec["thresholds"]),
@@ -22,5 +23,12 @@ def build(spec: Mapping[str, Any], dag_kwargs: dict[str, Any]) -> DAG:
     }
     with DAG(schedule=dag_kwargs.pop("schedule"), **dag_kwargs) as dag:
         # One step: checks, report, verdict. Retrying a failed verdict would only delay the alert.
-        step(tasks.probe, spec=spec, task_id="probe", display="Check health, report, verdict", report=True)
+        step(
+            tasks.probe,
+            spec=spec,
+            kind=kind,
+            task_id="probe",
+            display="Check health, report, verdict",
+            report=True,
+        )
     return dag

@@ -1,6 +1,6 @@
 """``kind: log_cleanup``: schema, DAG shape, task glue and doc template; its report's metrics."""
 
-from airflow_ops.report import Metric
+from airflow_ops.metric import Metric
 
 METRICS = (
     Metric("files_deleted", "counter", "files", "Log files deleted (dry run: that would be).", "int"),

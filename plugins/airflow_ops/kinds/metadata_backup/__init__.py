@@ -1,6 +1,6 @@
 """``kind: metadata_backup``: schema, DAG shape, task glue and doc template; its report's metrics."""
 
-from airflow_ops.report import Metric
+from airflow_ops.metric import Metric
 
 METRICS = (
     Metric("backup_bytes", "gauge", "bytes", "Size of this run's dump object.", "int"),

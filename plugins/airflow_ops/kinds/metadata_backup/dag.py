@@ -8,12 +8,13 @@ from typing import Any
 from airflow.sdk import DAG
 
 from airflow_ops.assets import METADATA_BACKUP_VERIFIED
+from airflow_ops.kind import Kind
 from airflow_ops.kinds.metadata_backup import tasks
 from airflow_ops.params import form_param
 from airflow_ops.steps import step
 
 
-def build(spec: Mapping[str, Any], dag_kwargs: dict[str, Any]) -> DAG:
+def build(spec: Mapping[str, Any], dag_kwargs: dict[str, Any], kind: Kind) -> DAG:
     dag_kwargs["params"] = {
         "force_full_restore": form_param(
             False, type="boolean", description="Also restore into a scratch DB and compare row counts."
@@ -32,21 +33,28 @@ def build(spec: Mapping[str, Any], dag_kwargs: dict[str, Any]) -> DAG:
         ),
     }
     with DAG(schedule=dag_kwargs.pop("schedule"), **dag_kwargs) as dag:
-        backup = step(tasks.backup, spec=spec, task_id="backup", display="pg_dump to S3")
+        backup = step(tasks.backup, spec=spec, kind=kind, task_id="backup", display="pg_dump to S3")
         verify = step(
             tasks.verify,
             spec=spec,
+            kind=kind,
             task_id="verify",
             display="Verify backup",
             upstream={"backup": backup},
             outlets=[METADATA_BACKUP_VERIFIED],
         )
         retention = step(
-            tasks.retention, spec=spec, task_id="retention", display="Apply retention", after=[verify]
+            tasks.retention,
+            spec=spec,
+            kind=kind,
+            task_id="retention",
+            display="Apply retention",
+            after=[verify],
         )
         step(
             tasks.report,
             spec=spec,
+            kind=kind,
             task_id="report",
             display="Report",
             upstream={"backup": backup, "verified": verify, "retention": retention},

@@ -1,0 +1,30 @@
+"""The row of ``kind: log_cleanup`` (:class:`airflow_ops.kind.Kind`): what its DAG file imports."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from airflow_ops.kind import Kind
+from airflow_ops.kinds.log_cleanup import METRICS
+
+if TYPE_CHECKING:
+    from airflow.sdk import DAG
+
+    from airflow_ops.kinds.log_cleanup.schema import LogCleanupConfig
+
+
+def _schema() -> type[LogCleanupConfig]:
+    from airflow_ops.kinds.log_cleanup.schema import LogCleanupConfig
+
+    return LogCleanupConfig
+
+
+def _build(spec: Mapping[str, Any], dag_kwargs: dict[str, Any], kind: Kind) -> DAG:
+    from airflow_ops.kinds.log_cleanup.dag import build
+
+    return build(spec, dag_kwargs, kind)
+
+
+KIND = Kind("log_cleanup", "Log cleanup", METRICS, _schema, _build, Path(__file__).parent)
