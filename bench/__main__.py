@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _write_results_md(results: dict[str, float]) -> None:
+def _write_results_md(results: dict[str, float], only: list[str] | None = None) -> None:
     """bench/RESULTS.md: the one human-readable copy of the last run's figures (the docs point here)."""
     import datetime as dt
     import platform
@@ -29,7 +29,13 @@ def _write_results_md(results: dict[str, float]) -> None:
         "",
         f"Written by `make bench` on {dt.date.today().isoformat()} ({platform.machine()}, "
         f"{os.cpu_count()} cores, shared). Medians; ratios are against a baseline measured in the same "
-        "run, interleaved; every round's raw figures are in the run's output.",
+        "run, interleaved; every round's raw figures are in the run's output."
+        + (
+            f" This run re-measured only bench/{', bench/'.join(only)} (`--only`); the other figures are"
+            " the previous run's."
+            if only
+            else ""
+        ),
         "",
         "| metric | value |",
         "|---|---|",
@@ -59,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  ({time.monotonic() - started:.0f}s)")
     args.output.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     print(f"wrote {args.output}")
-    _write_results_md(results)
+    _write_results_md(results, args.only)
     return 0
 
 
