@@ -18,6 +18,7 @@ from airflow_ops.api_client import WIND_DOWN_S, AirflowApi, ApiError, ApiUnreach
 from airflow_ops.health import Verdict, check_components
 from airflow_ops.kinds.health_probe.schema import HealthThresholds
 from airflow_ops.redact import redact, register_secret
+from tests.harness import self_signed_cert
 
 
 def _serve(handler: object) -> Iterator[str]:
@@ -41,8 +42,9 @@ def _serve(handler: object) -> Iterator[str]:
     sock.close()
 
 
-def _drip(conn: socket.socket, stop: threading.Event) -> None:
-    conn.recv(65536)
+def _drip(conn: socket.socket, stop: threading.Event, already_read: bool = False) -> None:
+    if not already_read:
+        conn.recv(65536)
     try:
         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n")
         while not stop.is_set():
@@ -110,8 +112,15 @@ def _drip_headers(conn: socket.socket, stop: threading.Event) -> None:
 
 
 def _token_then_drip(conn: socket.socket, stop: threading.Event) -> None:
-    """A quick keep-alive answer to the token request, then a dripping body on the same connection."""
-    conn.recv(65536)
+    """A quick keep-alive answer to the token request, then a dripping body on the same connection.
+
+    Whether the client reuses the connection for the next request is its pool's choice: a request
+    that is not the token's (on this connection or a new one) always gets the dripping body.
+    """
+    first = conn.recv(65536)
+    if not first.startswith(b"POST"):  # not the token request: the client opened another connection
+        _drip(conn, stop, already_read=True)
+        return
     token = b'{"access_token": "t"}'
     try:
         conn.sendall(
@@ -135,41 +144,13 @@ def token_then_drip() -> Iterator[str]:
     yield from _serve(_token_then_drip)
 
 
-def _self_signed(tmp: Path) -> tuple[Path, Path]:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = tmp / "cert.pem", tmp / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    return cert_path, key_path
-
-
 @pytest.fixture
 def tls_dripping(tmp_path: Path) -> Iterator[str]:
     """The dripping body over TLS: the worker reads through an SSLSocket, which detached the socket the
     connection made (so the deadline must shut the connection, not that socket object)."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(*_self_signed(tmp_path))
+    key, cert = self_signed_cert(tmp_path)
+    context.load_cert_chain(cert, key)
 
     def handler(conn: socket.socket, stop: threading.Event) -> None:
         try:
