@@ -160,7 +160,7 @@ def rehearsal(
         "--plugins-folder",
         str(ROOT / "plugins"),
         "--airflow-cfg",
-        str(FIXTURES / "airflow.cfg"),
+        str(FIXTURES / "carried-over.cfg"),
         "--report",
         str(report),
         env=cli_env,
