@@ -118,7 +118,9 @@ def test_a_late_run_alerts_the_webhook_through_the_triggerer(
     deadline = dt.datetime.fromisoformat(alert["deadline_time"])
     assert deadline - queued == dt.timedelta(seconds=3)
     assert dt.datetime.fromisoformat(api_run["end_date"]) > deadline
-    assert alert["state"] in ("queued", "running")
+    # The state is read when the triggerer runs the callback: on a loaded machine (seen on 3.1.8 in CI)
+    # that can be after the run succeeded; lateness is the end_date check above.
+    assert alert["state"] in ("queued", "running", "success")
     # Airflow's own bookkeeping: the deadline is marked missed and its callback ran in the triggerer.
     # 3.2+ keep the callback in its own table; 3.1 keeps its state on the deadline row.
     separate = _db(
