@@ -83,6 +83,10 @@ def test_a_cached_environment_is_reused_and_a_half_built_one_is_not(tmp_path: Pa
     (slot / ".airflow-ops-env").write_text("3.3.2\n")
     env = envs.ensure_env("3.3.2", cache=tmp_path / "cache", root=tmp_path)
     assert env.cached and env.path == slot and env.airflow == str(slot / "bin" / "airflow")
+    with pytest.raises(UsageError, match="uv"):  # extra providers on top of the lock: another slot
+        envs.ensure_env(
+            "3.3.2", cache=tmp_path / "cache", uv=str(tmp_path / "no-uv"), extra=["x"], root=tmp_path
+        )
 
 
 def test_a_missing_wheelhouse_is_an_input_error(tmp_path: Path) -> None:

@@ -157,7 +157,9 @@ def ensure_env(
     extra = list(extra or [])
     if wheelhouse is not None and not wheelhouse.is_dir():
         raise UsageError(f"--wheelhouse {wheelhouse} is not a directory: pass the folder holding the wheels")
-    args, key = plan(version, extra if lock_for(version, root) is None else [], wheelhouse, root)
+    # the cache key names the extras whether they go into the resolve or on top of the lock
+    args, key = plan(version, extra, wheelhouse, root)
+    on_lock = args[0] == "sync"
     cache = cache or default_cache()
     target = cache / f"airflow-{version}-{key}"
     if (target / _COMPLETE).is_file():
@@ -172,7 +174,7 @@ def ensure_env(
         _uv(uv_bin, ["venv", "-q", "--python", sys.executable, str(work)], env)
         py = str(work / "bin" / "python")
         _uv(uv_bin, ["pip", *args[:1], "-q", "--python", py, *args[1:]], env)
-        if extra and lock_for(version, root) is not None:
+        if extra and on_lock:
             more = ["install", *extra] + (
                 ["--no-index", "--find-links", str(wheelhouse)] if wheelhouse else []
             )
