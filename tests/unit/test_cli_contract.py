@@ -112,6 +112,19 @@ HOSTILE: list[tuple[list[str], int, str]] = [
         "--migration-timeout",
     ),
     (["docs", "--bogus"], 2, "--bogus"),
+    (
+        [
+            "rehearse-upgrade",
+            "--to",
+            "3.3.2",
+            "--scratch-url",
+            "postgresql://u@h/p",
+            "--wheelhouse",
+            "{tmp}/missing",
+        ],
+        2,
+        "--wheelhouse",
+    ),
     (["readme", "--bogus"], 2, "--bogus"),
 ]
 

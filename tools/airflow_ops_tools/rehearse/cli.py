@@ -144,6 +144,10 @@ def _check_inputs(args: argparse.Namespace) -> None:
         raise UsageError(f"--plugins-folder {args.plugins_folder} is not a directory")
     if args.airflow_cfg is not None and not args.airflow_cfg.is_file():
         raise UsageError(f"--airflow-cfg {args.airflow_cfg} is not a file: pass the deployment's airflow.cfg")
+    if args.wheelhouse is not None and not args.wheelhouse.is_dir():
+        raise UsageError(
+            f"--wheelhouse {args.wheelhouse} is not a directory: pass the folder holding the wheels"
+        )
     if args.migration_timeout <= 0:
         raise UsageError("--migration-timeout must be a positive number of seconds")
 
